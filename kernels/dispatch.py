@@ -1,0 +1,89 @@
+"""One entry point for the WKV-7 recurrence, whichever implementation runs it.
+
+`wkv7(r, logw, k, v, a, b, state)` with r, logw, k, v, a, b: [B, T, H, N] and state [B, H, N, N] in the
+[value, key] layout; returns (y [B, T, H, N], final state [B, H, N, N]). `logw` is the log of the per-key
+decay (RWKV-7: -e^{-0.5}·sigmoid(d)), so that the decay itself never has to round-trip through exp/log.
+
+Implementations:
+  "sequential"  kernels.reference — the executable spec; any dtype, any device. Used for short inputs.
+  "chunked"     kernels.chunked — batched-GEMM chunk algorithm; the CPU path for prefill and training.
+  "cuda"        flash-linear-attention's `chunk_rwkv7` when tensors are on a GPU and `fla` is installed;
+                otherwise the chunked algorithm runs on the GPU as plain torch ops.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from typing import Literal
+
+import torch
+
+from kernels.chunked import wkv7_chunked
+from kernels.reference import wkv7_sequential
+
+Impl = Literal["auto", "sequential", "chunked", "cuda"]
+
+# Below this length the chunk machinery costs more than the plain loop (measured by bench/wkv.py).
+SEQUENTIAL_MAX_T = 4
+DEFAULT_CHUNK_LEN = 32
+
+
+def _fla_available() -> bool:
+    return importlib.util.find_spec("fla") is not None
+
+
+def _wkv7_fla(r, logw, k, v, a, b, state):
+    from fla.ops.rwkv7 import chunk_rwkv7  # optional GPU dependency
+
+    # FLA keeps the state as [B, H, K, V]; ours is [B, H, V, K].
+    y, s = chunk_rwkv7(
+        r, logw, k, v, a, b, scale=1.0, initial_state=state.transpose(-1, -2).contiguous(), output_final_state=True
+    )
+    return y, s.transpose(-1, -2)
+
+
+def wkv7_impls() -> dict[str, Callable]:
+    impls: dict[str, Callable] = {"sequential": wkv7_sequential, "chunked": wkv7_chunked}
+    if torch.cuda.is_available() and _fla_available():
+        impls["cuda"] = _wkv7_fla
+    return impls
+
+
+def wkv7(
+    r: torch.Tensor,
+    logw: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    a: torch.Tensor,
+    b: torch.Tensor,
+    state: torch.Tensor,
+    *,
+    impl: Impl = "auto",
+    chunk_len: int = DEFAULT_CHUNK_LEN,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    B, T, H, N = r.shape
+    for name, t in (("logw", logw), ("k", k), ("v", v), ("a", a), ("b", b)):
+        if t.shape != r.shape:
+            raise ValueError(f"wkv7: {name} has shape {tuple(t.shape)}, expected {tuple(r.shape)}")
+    if state.shape != (B, H, N, N):
+        raise ValueError(f"wkv7: state has shape {tuple(state.shape)}, expected {(B, H, N, N)}")
+
+    if impl == "auto":
+        if r.is_cuda:
+            impl = "cuda"
+        elif T <= SEQUENTIAL_MAX_T:
+            impl = "sequential"
+        else:
+            impl = "chunked"
+    if impl == "sequential":
+        return wkv7_sequential(r, logw, k, v, a, b, state)
+    if impl == "chunked":
+        return wkv7_chunked(r, logw, k, v, a, b, state, chunk_len=chunk_len)
+    if impl == "cuda":
+        if not r.is_cuda:
+            raise ValueError("wkv7: impl='cuda' needs CUDA tensors")
+        if _fla_available() and r.dtype in (torch.float32, torch.bfloat16, torch.float16):
+            return _wkv7_fla(r, logw, k, v, a, b, state)
+        return wkv7_chunked(r, logw, k, v, a, b, state, chunk_len=chunk_len)
+    raise ValueError(f"wkv7: unknown impl {impl!r}")
