@@ -83,8 +83,8 @@ def wkv7_chunked(
     incl = torch.ones(L, L, dtype=torch.bool, device=r.device).tril()
     strict = torch.ones(L, L, dtype=torch.bool, device=r.device).tril(-1)
     kb_inv = torch.cat([k_inv, b_inv], dim=-2)  # [B, H, nC, 2L, N]
-    A_r = (r_hat @ kb_inv.transpose(-1, -2)).masked_fill(~incl.repeat(1, 2), 0.0)  # [.., L, 2L]: A_rk | A_rb
-    A_a = (a_hat @ kb_inv.transpose(-1, -2)).masked_fill(~strict.repeat(1, 2), 0.0)  # [.., L, 2L]: A_ak | A_ab
+    A_r = (r_hat @ kb_inv.transpose(-1, -2)).masked_fill(~incl.repeat(1, 2), 0.0)  # A_rk | A_rb
+    A_a = (a_hat @ kb_inv.transpose(-1, -2)).masked_fill(~strict.repeat(1, 2), 0.0)  # A_ak | A_ab
     A_rk, A_rb = A_r[..., :L], A_r[..., L:]
     A_ak, A_ab = A_a[..., :L], A_a[..., L:]
 
@@ -103,7 +103,7 @@ def wkv7_chunked(
 
     Q = r_dec + A_rb @ W  # [.., L, N(key)]
     O = A_rk @ v_ + A_rb @ U  # [.., L, N(value)]
-    M = torch.diag_embed(torch.exp(lam_end.squeeze(-2))) + W.transpose(-1, -2) @ b_tail  # [.., N(key), N(key)]
+    M = torch.diag_embed(torch.exp(lam_end.squeeze(-2))) + W.transpose(-1, -2) @ b_tail  # [.., N(k), N(k)]
     D = v_.transpose(-1, -2) @ k_tail + U.transpose(-1, -2) @ b_tail  # [.., N(value), N(key)]
 
     # The only sequential part: carry the state across chunks.

@@ -37,9 +37,8 @@ def _wkv7_fla(r, logw, k, v, a, b, state):
     from fla.ops.rwkv7 import chunk_rwkv7  # optional GPU dependency
 
     # FLA keeps the state as [B, H, K, V]; ours is [B, H, V, K].
-    y, s = chunk_rwkv7(
-        r, logw, k, v, a, b, scale=1.0, initial_state=state.transpose(-1, -2).contiguous(), output_final_state=True
-    )
+    h0 = state.transpose(-1, -2).contiguous()
+    y, s = chunk_rwkv7(r, logw, k, v, a, b, scale=1.0, initial_state=h0, output_final_state=True)
     return y, s.transpose(-1, -2)
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 import codecs
 import functools
+import operator
 import os
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -192,9 +193,16 @@ class TrieTokenizer:
         return self._max_token_len
 
     def token_bytes(self, token_id: int) -> bytes:
-        """Bytes of one id; b"" for EOD. ValueError for an id with no token (e.g. padding ids)."""
+        """Bytes of one id; b"" for EOD. ValueError for an id with no token (e.g. padding ids).
+
+        Accepts anything with __index__ (numpy ints, 0-d integer tensors), as samplers produce those.
+        """
         try:
             return self._bytes_of[token_id]
+        except (KeyError, TypeError):
+            pass
+        try:
+            return self._bytes_of[operator.index(token_id)]
         except (KeyError, TypeError):
             raise ValueError(f"token id {token_id!r} is not in the vocabulary") from None
 
@@ -254,11 +262,13 @@ class TrieTokenizer:
 
     def decode_bytes(self, ids: Iterable[int]) -> bytes:
         """Concatenated bytes of `ids`. EOD contributes nothing; unknown ids raise ValueError."""
+        ids = ids if isinstance(ids, list) else list(ids)
         bytes_of = self._bytes_of
         try:
             return b"".join([bytes_of[i] for i in ids])
-        except (KeyError, TypeError) as e:
-            raise ValueError(f"token id {e.args[0]!r} is not in the vocabulary") from None
+        except (KeyError, TypeError):
+            # Slow path: ids that are not plain ints (tensors), or a real error to report.
+            return b"".join([self.token_bytes(i) for i in ids])
 
     def decode(self, ids: Iterable[int]) -> str:
         """Text of `ids`; invalid UTF-8 becomes U+FFFD per maximal invalid subsequence.
@@ -272,7 +282,6 @@ class TrieTokenizer:
         return f"TrieTokenizer(num_tokens={self.num_tokens}, vocab_size={self.vocab_size})"
 
 
-@functools.lru_cache(maxsize=4)
 def world_tokenizer(padded_vocab_size: int = WORLD_PADDED_VOCAB_SIZE) -> TrieTokenizer:
     """The RWKV world tokenizer (ids 1..65529), loaded once per padding and cached.
 
@@ -280,6 +289,11 @@ def world_tokenizer(padded_vocab_size: int = WORLD_PADDED_VOCAB_SIZE) -> TrieTok
     65530..65535 are padding (see `TrieTokenizer.unassigned_ids`). Pass padded_vocab_size=65530 for the
     unpadded size.
     """
+    return _load_world(int(padded_vocab_size))
+
+
+@functools.lru_cache(maxsize=4)
+def _load_world(padded_vocab_size: int) -> TrieTokenizer:
     return TrieTokenizer.from_file(WORLD_VOCAB_PATH, padded_vocab_size=padded_vocab_size)
 
 
@@ -306,9 +320,9 @@ def build_subset_vocab(texts: Iterable[str], size: int, base: TrieTokenizer) -> 
         counts.update(base.encode(text))
     multi = [(c, i) for i, c in counts.items() if len(base.token_bytes(i)) > 1]
     multi.sort(key=lambda ci: (-ci[0], ci[1]))
-    chosen = [base.token_bytes(i) for _, i in multi[: size - 256]]
-    chosen_ids = sorted((len(t), base.token_id(t)) for t in chosen)
-    return [bytes([b]) for b in range(256)] + [base.token_bytes(i) for _, i in chosen_ids]
+    chosen = [i for _, i in multi[: size - 256]]
+    chosen.sort(key=lambda i: (len(base.token_bytes(i)), i))
+    return [bytes([b]) for b in range(256)] + [base.token_bytes(i) for i in chosen]
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -1,0 +1,80 @@
+"""Our RWKV-7 against the reference `rwkv` pip package on a random bf16 BlinkDL checkpoint."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from model.checkpoint import load_model
+
+TOL = 1e-4  # absolute, on logits
+
+
+@pytest.fixture(scope="module")
+def both(tiny_bf16_pth, rwkv_pip):
+    ours, info = load_model(tiny_bf16_pth)
+    ref = rwkv_pip.RWKV(model=tiny_bf16_pth.removesuffix(".pth"), strategy="cpu fp32")
+    return ours, ref, info
+
+
+def _tokens(n: int, seed: int, vocab: int) -> list[int]:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, vocab, (n,), generator=g).tolist()
+
+
+def test_config_read_from_shapes(both):
+    _, _, info = both
+    c = info.config
+    assert (c.n_layer, c.n_embd, c.n_head, c.head_size) == (2, 128, 2, 64)
+    assert (c.d_decay, c.d_aaa, c.d_mv, c.d_gate) == (24, 20, 12, 40)
+
+
+def test_prefill_64_tokens_matches(both):
+    ours, ref, info = both
+    toks = _tokens(64, seed=1, vocab=info.config.vocab_size)
+    ref_logits, ref_state = ref.forward(toks, None, full_output=True)  # [T, V]
+    logits, state = ours(torch.tensor([toks]))
+    assert logits.shape == (1, 64, info.config.vocab_size)
+    assert (logits[0] - ref_logits).abs().max().item() <= TOL
+    # The state after prefill matches too (att shift, wkv, ffn shift per layer).
+    for i in range(info.config.n_layer):
+        assert (state.att_shift[i, 0] - ref_state[3 * i]).abs().max().item() <= TOL
+        assert (state.wkv[i, 0] - ref_state[3 * i + 1]).abs().max().item() <= TOL
+        assert (state.ffn_shift[i, 0] - ref_state[3 * i + 2]).abs().max().item() <= TOL
+
+
+def test_32_decode_steps_carrying_state_match(both):
+    ours, ref, info = both
+    V = info.config.vocab_size
+    prompt = _tokens(16, seed=2, vocab=V)
+    ref_logits, ref_state = ref.forward(prompt, None)
+    logits, state = ours(torch.tensor([prompt]), last_only=True)
+    assert (logits[0] - ref_logits).abs().max().item() <= TOL
+    for t, tok in enumerate(_tokens(32, seed=3, vocab=V)):
+        ref_logits, ref_state = ref.forward([tok], ref_state)
+        logits, state = ours.step(torch.tensor([tok]), state)
+        err = (logits[0] - ref_logits).abs().max().item()
+        assert err <= TOL, f"decode step {t}: max abs error {err:.3g}"
+
+
+def test_parallel_form_matches_recurrent_form(both):
+    ours, _, info = both
+    toks = torch.tensor([_tokens(40, seed=4, vocab=info.config.vocab_size) for _ in range(3)])
+    par_logits, par_state = ours(toks)
+    state = ours.zero_state(3)
+    steps = []
+    for t in range(toks.shape[1]):
+        lg, state = ours.step(toks[:, t], state)
+        steps.append(lg)
+    assert (torch.stack(steps, dim=1) - par_logits).abs().max().item() <= TOL
+    assert (state.wkv - par_state.wkv).abs().max().item() <= TOL
+
+
+def test_prefill_continues_from_a_state(both):
+    """Splitting a prompt across two forward calls gives the same logits as one call."""
+    ours, _, info = both
+    toks = torch.tensor([_tokens(50, seed=5, vocab=info.config.vocab_size)])
+    full, _ = ours(toks)
+    first, s = ours(toks[:, :21])
+    second, _ = ours(toks[:, 21:], s)
+    assert (torch.cat([first, second], dim=1) - full).abs().max().item() <= TOL
