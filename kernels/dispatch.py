@@ -5,7 +5,8 @@
 decay (RWKV-7: -e^{-0.5}·sigmoid(d)), so that the decay itself never has to round-trip through exp/log.
 
 Implementations:
-  "sequential"  kernels.reference — the executable spec; any dtype, any device. Used for short inputs.
+  "sequential"  kernels.reference — the executable spec; any dtype, any device. Used for short inputs;
+                a single token goes through kernels.recurrent.wkv7_one, the same update in fewer ops.
   "chunked"     kernels.chunked — batched-GEMM chunk algorithm; the CPU path for prefill and training.
   "cuda"        flash-linear-attention's `chunk_rwkv7` when tensors are on a GPU and `fla` is installed;
                 otherwise the chunked algorithm runs on the GPU as plain torch ops.
@@ -20,13 +21,14 @@ from typing import Literal
 import torch
 
 from kernels.chunked import wkv7_chunked
+from kernels.recurrent import wkv7_one
 from kernels.reference import wkv7_sequential
 
 Impl = Literal["auto", "sequential", "chunked", "cuda"]
 
 # Below this length the chunk machinery costs more than the plain loop (measured by bench/wkv.py).
 SEQUENTIAL_MAX_T = 4
-DEFAULT_CHUNK_LEN = 32
+DEFAULT_CHUNK_LEN = 64
 
 
 def _fla_available() -> bool:
@@ -76,6 +78,9 @@ def wkv7(
         else:
             impl = "chunked"
     if impl == "sequential":
+        if T == 1:
+            y, s = wkv7_one(r[:, 0], logw[:, 0], k[:, 0], v[:, 0], a[:, 0], b[:, 0], state)
+            return y.unsqueeze(1), s
         return wkv7_sequential(r, logw, k, v, a, b, state)
     if impl == "chunked":
         return wkv7_chunked(r, logw, k, v, a, b, state, chunk_len=chunk_len)

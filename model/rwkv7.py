@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from kernels import wkv7
+from kernels.recurrent import wkv7_one
 from model.config import RWKV7Config
 from model.state import State
 
@@ -64,51 +65,86 @@ class TimeMix(nn.Module):
         x: torch.Tensor,  # [B, T, C] LN1 output
         shift: torch.Tensor,  # [B, C] LN1 output of the token before x[:, 0]
         wkv_state: torch.Tensor,  # [B, H, N, N]
-        v_first: torch.Tensor | None,  # [B, T, C] layer 0's v, for the value residual
+        v_first: torch.Tensor | None,  # [B*T, C] layer 0's v, for the value residual
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         B, T, C = x.shape
         H, N = self.n_head, self.head_size
         prev = torch.cat([shift.unsqueeze(1), x[:, :-1]], dim=1) if T > 1 else shift.unsqueeze(1)
-        xx = prev - x  # token-shift delta [B, T, C]
-        xr = x + xx * self.x_r
-        xw = x + xx * self.x_w
-        xk = x + xx * self.x_k
-        xv = x + xx * self.x_v
-        xa = x + xx * self.x_a
-        xg = x + xx * self.x_g
+        # Token shift: x + (prev - x) * mix for the six mixes, as one fused lerp.  [6, B*T, C]
+        mix = torch.cat([self.x_r, self.x_w, self.x_k, self.x_v, self.x_a, self.x_g]).view(6, 1, C)
+        xr, xw, xk, xv, xa, xg = torch.lerp(x.reshape(1, B * T, C), prev.reshape(1, B * T, C), mix).unbind(0)
 
-        r = self.receptance(xr)
-        d = self.w0 + torch.tanh(xw @ self.w1) @ self.w2  # decay pre-activation
+        r = self.receptance(xr)  # [B*T, C]
+        d = torch.addmm(self.w0.view(1, C), torch.tanh(xw @ self.w1), self.w2)  # decay pre-activation
         k = self.key(xk)
         v = self.value(xv)
-        a = torch.sigmoid(self.a0 + (xa @ self.a1) @ self.a2)  # in-context learning rate
+        a = torch.sigmoid(torch.addmm(self.a0.view(1, C), xa @ self.a1, self.a2))  # in-context learning rate
         g = torch.sigmoid(xg @ self.g1) @ self.g2
 
-        kk = F.normalize((k * self.k_k).view(B, T, H, N), dim=-1, p=2.0, eps=1e-12)  # removal key
-        k = k * (1 + (a - 1) * self.k_a)  # replacement key
+        kk = F.normalize((k * self.k_k.view(1, C)).view(B * T, H, N), dim=-1, p=2.0, eps=1e-12)  # removal key
+        k = k * (1 + (a - 1) * self.k_a.view(1, C))  # replacement key
         if self.layer_id == 0:
             v_first = v
         else:
             assert v_first is not None
-            v = v + (v_first - v) * torch.sigmoid(self.v0 + (xv @ self.v1) @ self.v2)
-        logw = -DECAY_SCALE * torch.sigmoid(d.float())
+            v = torch.lerp(v, v_first, torch.sigmoid(torch.addmm(self.v0.view(1, C), xv @ self.v1, self.v2)))
+        logw = torch.sigmoid(d).mul_(-DECAY_SCALE)  # log decay, in (-e^-0.5, 0)
 
-        a_h = a.view(B, T, H, N)
+        a_h = a.view(B * T, H, N)
         y, wkv_out = wkv7(
             r.view(B, T, H, N),
             logw.view(B, T, H, N),
             k.view(B, T, H, N),
             v.view(B, T, H, N),
-            -kk,
-            kk * a_h,
+            kk.neg().view(B, T, H, N),
+            (kk * a_h).view(B, T, H, N),
             wkv_state,
         )
-        y = self.ln_x(y.reshape(B * T, C)).view(B, T, C)
-        bonus = (r * k * self.r_k.view(1, 1, C)).view(B, T, H, N).sum(dim=-1, keepdim=True) * v.view(
-            B, T, H, N
+        y = self.ln_x(y.reshape(B * T, C))
+        # Bonus: the current token bypasses the state, u_h = (Σ_n r k r_k) v_h.
+        rkr = (r * k).view(B * T, H, N).mul(self.r_k).sum(dim=-1, keepdim=True)  # [B*T, H, 1]
+        y = torch.addcmul(y.view(B * T, H, N), rkr, v.view(B * T, H, N)).view(B * T, C)
+        return self.output(y * g).view(B, T, C), x[:, -1], wkv_out, v_first
+
+    def step(
+        self,
+        x: torch.Tensor,  # [B, C] LN1 output of this token
+        shift: torch.Tensor,  # [B, C] LN1 output of the previous token
+        S: torch.Tensor,  # [B, H, N, N]
+        v_first: torch.Tensor | None,  # [B, C]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The same layer for one token, with the fewest ops (decode is bound by per-op overhead)."""
+        B, C = x.shape
+        H, N = self.n_head, self.head_size
+        mix = torch.cat([self.x_r, self.x_w, self.x_k, self.x_v, self.x_a, self.x_g]).view(6, 1, C)
+        xr, xw, xk, xv, xa, xg = torch.lerp(x, shift, mix).unbind(0)
+        r = self.receptance(xr)
+        k = self.key(xk)
+        v = self.value(xv)
+        d = torch.addmm(self.w0.view(1, C), torch.tanh(xw @ self.w1), self.w2)
+        a = torch.sigmoid(torch.addmm(self.a0.view(1, C), xa @ self.a1, self.a2))
+        g = torch.sigmoid(xg @ self.g1) @ self.g2
+        kk = F.normalize((k * self.k_k.view(1, C)).view(B, H, N), dim=-1, p=2.0, eps=1e-12)
+        k = k * (1 + (a - 1) * self.k_a.view(1, C))
+        if self.layer_id == 0:
+            v_first = v
+        else:
+            assert v_first is not None
+            v = torch.lerp(v, v_first, torch.sigmoid(torch.addmm(self.v0.view(1, C), xv @ self.v1, self.v2)))
+        logw = torch.sigmoid(d).mul_(-DECAY_SCALE)
+        y, S = wkv7_one(
+            r.view(B, H, N),
+            logw.view(B, H, N),
+            k.view(B, H, N),
+            v.view(B, H, N),
+            -kk,
+            kk * a.view(B, H, N),
+            S,
         )
-        y = y + bonus.view(B, T, C)
-        return self.output(y * g), x[:, -1], wkv_out, v_first
+        y = self.ln_x(y.view(B, C)).view(B, H, N)
+        rkr = (r * k).view(B, H, N).mul_(self.r_k).sum(dim=-1, keepdim=True)
+        y = torch.addcmul(y, rkr, v.view(B, H, N)).view(B, C)
+        return self.output(y * g), S, v_first
 
 
 class ChannelMix(nn.Module):
@@ -125,8 +161,15 @@ class ChannelMix(nn.Module):
         # x: [B, T, C] LN2 output; shift: [B, C]
         T = x.shape[1]
         prev = torch.cat([shift.unsqueeze(1), x[:, :-1]], dim=1) if T > 1 else shift.unsqueeze(1)
-        k = x + (prev - x) * self.x_k
-        return self.value(torch.relu(self.key(k)) ** 2), x[:, -1]
+        h = self.key(torch.lerp(x, prev, self.x_k))  # [B, T, F]
+        # relu(h)^2; in place when no graph is being recorded (saves two passes over [B, T, 4C]).
+        h = torch.relu(h).square() if torch.is_grad_enabled() else h.relu_().square_()
+        return self.value(h), x[:, -1]
+
+    def step(self, x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+        # x, shift: [B, C]
+        h = self.key(torch.lerp(x, shift, self.x_k.view(1, -1)))
+        return self.value(h.relu_().square_())
 
 
 class Block(nn.Module):
@@ -183,6 +226,7 @@ class RWKV7(nn.Module):
                 raise ValueError(f"state batch {state.batch_size} does not match tokens batch {B}")
 
         x = self.emb(tokens)  # [B, T, C]
+        grad = torch.is_grad_enabled()  # in-place residual adds only when no graph is recorded
         v_first = None
         att_shift, wkv_states, ffn_shift = [], [], []
         for i, block in enumerate(self.blocks):
@@ -190,10 +234,10 @@ class RWKV7(nn.Module):
                 x = block.ln0(x)
             xa = block.ln1(x)
             dx, s_att, s_wkv, v_first = block.att(xa, state.att_shift[i], state.wkv[i], v_first)
-            x = x + dx
+            x = x + dx if grad else x.add_(dx)
             xf = block.ln2(x)
             dx, s_ffn = block.ffn(xf, state.ffn_shift[i])
-            x = x + dx
+            x = x + dx if grad else x.add_(dx)
             att_shift.append(s_att)
             wkv_states.append(s_wkv)
             ffn_shift.append(s_ffn)
@@ -212,6 +256,24 @@ class RWKV7(nn.Module):
     # ---- recurrent form -----------------------------------------------------------------------------
     @torch.no_grad()
     def step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        """One decode step: tokens [B] -> logits [B, V] and the new state."""
-        logits, new_state = self.forward(tokens.view(-1, 1), state, last_only=True)
-        return logits, new_state
+        """One decode step: tokens [B] -> logits [B, V] and the new state (recurrent form)."""
+        tokens = tokens.view(-1)
+        B = tokens.shape[0]
+        if state.batch_size != B:
+            raise ValueError(f"state batch {state.batch_size} does not match tokens batch {B}")
+        x = self.emb(tokens)  # [B, C]
+        v_first = None
+        att_shift, wkv_states, ffn_shift = [], [], []
+        for i, block in enumerate(self.blocks):
+            if i == 0:
+                x = block.ln0(x)
+            xa = block.ln1(x)
+            dx, s_wkv, v_first = block.att.step(xa, state.att_shift[i], state.wkv[i], v_first)
+            x = x + dx
+            xf = block.ln2(x)
+            x = x + block.ffn.step(xf, state.ffn_shift[i])
+            att_shift.append(xa)
+            wkv_states.append(s_wkv)
+            ffn_shift.append(xf)
+        new_state = State(torch.stack(att_shift), torch.stack(wkv_states), torch.stack(ffn_shift))
+        return self.head(self.ln_out(x)), new_state

@@ -96,6 +96,7 @@ def test_strong_decay_shrinks_chunk_and_stays_finite():
     y, s = wkv7_chunked(*inputs)
     assert torch.isfinite(y).all() and torch.isfinite(s).all()
     assert rel_err(y, y_ref) <= 1e-4
+    assert rel_err(s, s_ref) <= 1e-4
 
 
 def test_dispatch_routes_and_validates():
@@ -123,3 +124,20 @@ def test_cuda_path_matches_reference():
     assert rel_err(s.cpu(), s_ref) <= 1e-3
     for name, gx, gr in zip(NAMES, g, g_ref, strict=True):
         assert rel_err(gx.cpu(), gr) <= 1e-3, name
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_one_token_step_matches_reference(dtype):
+    from kernels.recurrent import wkv7_one
+
+    def one_step(r, logw, k, v, a, b, state):
+        y, s = wkv7_one(r[:, 0], logw[:, 0], k[:, 0], v[:, 0], a[:, 0], b[:, 0], state)
+        return y.unsqueeze(1), s
+
+    inputs = make_inputs(3, 1, 2, 64, dtype, seed=6)
+    y_ref, s_ref, g_ref = run_with_grads(wkv7_sequential, inputs)
+    y, s, g = run_with_grads(one_step, inputs)
+    tol = 1e-12 if dtype == torch.float64 else 1e-5
+    assert rel_err(y, y_ref) <= tol and rel_err(s, s_ref) <= tol
+    for name, gx, gr in zip(NAMES, g, g_ref, strict=True):
+        assert rel_err(gx, gr) <= tol, name
