@@ -6,7 +6,6 @@ import json
 import os
 import platform
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,8 +13,6 @@ from pathlib import Path
 import torch
 
 REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:  # benchmarks run as scripts from a checkout
-    sys.path.insert(0, str(REPO))
 
 
 def set_threads(n: int) -> None:

@@ -17,15 +17,18 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import emit, machine, matmul_flops, set_threads, timeit  # noqa: E402
+# Run as a script, bench/ would come first on sys.path and bench/model.py would shadow the `model`
+# package: put the repository root first instead.
+_BENCH = Path(__file__).resolve().parent
+sys.path[:] = [str(_BENCH.parent)] + [p for p in sys.path if Path(p or ".").resolve() != _BENCH]
 
-import torch  # noqa: E402
+import torch
 
-from model.checkpoint import model_from_state_dict, save_pth  # noqa: E402
-from model.config import RWKV7Config  # noqa: E402
-from model.random_init import random_state_dict  # noqa: E402
-from model.state import State  # noqa: E402
+from bench.common import emit, machine, matmul_flops, set_threads, timeit
+from model.checkpoint import model_from_state_dict, save_pth
+from model.config import RWKV7Config
+from model.random_init import random_state_dict
+from model.state import State
 
 SHAPE_0_1B = RWKV7Config(vocab_size=65536, n_embd=768, n_layer=12, d_decay=64, d_aaa=64, d_mv=32, d_gate=128)
 
