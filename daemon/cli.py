@@ -6,13 +6,14 @@ Each noun is its own typer group, in its own module, mounted here.
 from __future__ import annotations
 
 import sys
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from daemon.clikit import DataDirOpt, Failure, GlobalOptions, UsageError
+from memory.errors import InputError, IntegrityFailure
+from memory.version import sleepd_version
 
 app = typer.Typer(
     name="sleepd",
@@ -21,13 +22,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-
-def sleepd_version() -> str:
-    try:
-        return version("sleepd")
-    except PackageNotFoundError:  # running from a source tree that was never installed
-        return "0+unknown"
 
 
 def _version_callback(value: bool) -> None:
@@ -43,10 +37,20 @@ def root(
     as_json: Annotated[bool, typer.Option("--json", help="Print data only, as JSON, on stdout.")] = False,
     _version: Annotated[
         bool,
-        typer.Option("--version", callback=_version_callback, is_eager=True, help="Show the version and exit."),
+        typer.Option(
+            "--version", callback=_version_callback, is_eager=True, help="Show the version and exit."
+        ),
     ] = False,
 ) -> None:
     ctx.obj = GlobalOptions(data_dir=Path(data_dir) if data_dir else None, json=as_json)
+
+
+# Command groups, each a thin shell over library functions (see the modules for details).
+from daemon import cli_gen, cli_init, cli_log  # noqa: E402  (mounted after the root callback exists)
+
+cli_init.register(app)
+cli_log.register(app)
+cli_gen.register(app)
 
 
 def main() -> None:
@@ -56,9 +60,12 @@ def main() -> None:
     except UsageError as e:
         sys.stderr.write(f"sleepd: error: {e}\n")
         sys.exit(2)
-    except Failure as e:
+    except (Failure, IntegrityFailure) as e:
         sys.stderr.write(f"sleepd: {e}\n")
         sys.exit(1)
+    except InputError as e:
+        sys.stderr.write(f"sleepd: error: {e}\n")
+        sys.exit(2)
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except typer.Abort:

@@ -19,7 +19,9 @@ import typer
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print data only, as JSON, on stdout.")]
 DataDirOpt = Annotated[
     Path | None,
-    typer.Option("--data-dir", envvar="SLEEPD_HOME", help="Data directory (default: platformdirs user data dir)."),
+    typer.Option(
+        "--data-dir", envvar="SLEEPD_HOME", help="Data directory (default: platformdirs user data dir)."
+    ),
 ]
 
 

@@ -88,7 +88,7 @@ class TimeMix(nn.Module):
         else:
             assert v_first is not None
             v = torch.lerp(v, v_first, torch.sigmoid(torch.addmm(self.v0.view(1, C), xv @ self.v1, self.v2)))
-        logw = torch.sigmoid(d).mul_(-DECAY_SCALE)  # log decay, in (-e^-0.5, 0)
+        logw = torch.sigmoid(d) * -DECAY_SCALE  # log decay, in (-e^-0.5, 0)
 
         a_h = a.view(B * T, H, N)
         y, wkv_out = wkv7(
@@ -102,7 +102,7 @@ class TimeMix(nn.Module):
         )
         y = self.ln_x(y.reshape(B * T, C))
         # Bonus: the current token bypasses the state, u_h = (Σ_n r k r_k) v_h.
-        rkr = (r * k).view(B * T, H, N).mul(self.r_k).sum(dim=-1, keepdim=True)  # [B*T, H, 1]
+        rkr = ((r * k).view(B * T, H, N) * self.r_k).sum(dim=-1, keepdim=True)  # [B*T, H, 1]
         y = torch.addcmul(y.view(B * T, H, N), rkr, v.view(B * T, H, N)).view(B * T, C)
         return self.output(y * g).view(B, T, C), x[:, -1], wkv_out, v_first
 

@@ -1,0 +1,1 @@
+"""Alembic migrations of the sleepd database (see memory/db.py: `migrate`)."""

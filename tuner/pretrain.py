@@ -1,0 +1,344 @@
+"""Pretraining recipe for sleepd's embedded default model.
+
+    python -m tuner.pretrain --out model/default            # the shipped model (about an hour, 2 CPU cores)
+    python -m tuner.pretrain --smoke --out /tmp/smoke        # the same pipeline in under two minutes
+
+Data, mixed by tokens (`chat_fraction`):
+- persona-world chats (eval.world.pretrain_data): a user states facts, then asks about them; the model
+  learns the chat format and in-context recall (and "I don't know." for facts never given);
+- general English text from the shipped corpus (see tuner/corpus.py for sources and licences).
+Documents are packed into fixed-length sequences separated by the end-of-document token 0, so later
+documents in a sequence start from a non-zero state, as chats will when a memory state is loaded.
+
+The tokenizer is the RWKV world trie restricted to the most frequent world tokens of the training mix
+(model.tokenizer.build_subset_vocab): same algorithm, 4096 ids, so emb + head stay small.
+
+Everything is seeded: the same config gives the same tokenizer, batches and weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from eval.world.pretrain_data import incontext_eval_items, no_context_items, pretrain_texts
+from eval.world.scoring import score_answer
+from model.chat_format import STOP_STRINGS
+from model.checkpoint import save_safetensors
+from model.config import RWKV7Config
+from model.fileio import atomic_write_json
+from model.generate import SamplingConfig, generate
+from model.rwkv7 import RWKV7
+from model.tokenizer import EOD_ID, TrieTokenizer, build_subset_vocab, world_tokenizer, write_vocab_file
+from tuner.corpus import general_documents, heldout_general_text
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    # shape
+    n_layer: int = 6
+    n_embd: int = 256
+    vocab_size: int = 4096  # ids 0..4095: EOD + 4095 byte tokens (all 256 single bytes included)
+    d_decay: int = 32
+    d_aaa: int = 32
+    d_mv: int = 16
+    d_gate: int = 64
+    # optimisation
+    seq_len: int = 512
+    batch_size: int = 8
+    steps: int = 2400
+    max_minutes: float = 70.0  # hard wall-clock cap; training stops early and keeps the last weights
+    lr: float = 1e-3
+    lr_final: float = 2e-5
+    warmup_steps: int = 60
+    weight_decay: float = 0.1
+    grad_clip: float = 1.0
+    betas: tuple[float, float] = (0.9, 0.99)
+    # data
+    chat_fraction: float = 0.5
+    tokenizer_sample_docs: int = 4000
+    # evaluation
+    eval_seeds: int = 100  # evaluation personas (seeds 0..eval_seeds-1, never used in training)
+    eval_every: int = 400
+    heldout_chars: int = 200_000
+    seed: int = 0
+    threads: int = 2
+
+    @classmethod
+    def smoke(cls) -> PretrainConfig:
+        return cls(
+            n_layer=2, n_embd=64, vocab_size=512, d_decay=8, d_aaa=8, d_mv=8, d_gate=16,
+            seq_len=128, batch_size=4, steps=30, max_minutes=1.5, warmup_steps=5,
+            tokenizer_sample_docs=200, eval_seeds=4, eval_every=30, heldout_chars=5_000,
+        )  # fmt: skip
+
+    def model_config(self) -> RWKV7Config:
+        return RWKV7Config(
+            vocab_size=self.vocab_size,
+            n_embd=self.n_embd,
+            n_layer=self.n_layer,
+            head_size=64 if self.n_embd >= 64 else self.n_embd,
+            d_decay=self.d_decay,
+            d_aaa=self.d_aaa,
+            d_mv=self.d_mv,
+            d_gate=self.d_gate,
+        )
+
+
+# ---- initialisation ------------------------------------------------------------------------------------
+
+
+def init_for_training(model: RWKV7, seed: int) -> None:
+    """RWKV-7's training initialisation (BlinkDL RWKV-LM train code, described in ../shared/reference):
+    token-shift mixes graded by layer, spread decay biases, small LoRAs, orthogonal projections, zero
+    output and ffn value matrices (each block starts as identity), tiny embeddings."""
+    from model.random_init import random_state_dict  # same structure as the parity fixtures
+
+    cfg = model.config
+    sd = random_state_dict(cfg, seed=seed)
+    g = torch.Generator().manual_seed(seed + 1)
+    sd["emb.weight"] = (torch.rand(cfg.vocab_size, cfg.n_embd, generator=g) * 2 - 1) * 1e-4
+    for i in range(cfg.n_layer):
+        sd[f"blocks.{i}.att.output.weight"].zero_()
+        sd[f"blocks.{i}.ffn.value.weight"].zero_()
+        sd[f"blocks.{i}.att.w2"].zero_()
+        sd[f"blocks.{i}.att.a0"].zero_()
+        sd[f"blocks.{i}.att.r_k"].fill_(-0.04)
+        sd[f"blocks.{i}.att.k_k"].fill_(0.85)
+        sd[f"blocks.{i}.att.k_a"].fill_(1.0)
+        sd[f"blocks.{i}.att.v0"].fill_(1.0)
+    sd["head.weight"] = (
+        sd["head.weight"] * (0.5 / max(sd["head.weight"].std().item(), 1e-8)) * cfg.n_embd**-0.5
+    )
+    model.load_state_dict(sd)
+
+
+# ---- data ---------------------------------------------------------------------------------------------
+
+
+def build_tokenizer(cfg: PretrainConfig) -> list[bytes]:
+    """The subset vocabulary, chosen from a fixed sample of both data sources."""
+    rng = random.Random(cfg.seed)
+    chats = list(pretrain_texts(count=cfg.tokenizer_sample_docs // 2))
+    general = [
+        doc for _, doc in zip(range(cfg.tokenizer_sample_docs // 2), general_documents(rng), strict=False)
+    ]
+    return build_subset_vocab(chats + general, cfg.vocab_size - 1, world_tokenizer())
+
+
+def token_stream(cfg: PretrainConfig, tok: TrieTokenizer) -> Iterator[int]:
+    """Endless, seeded stream of document tokens, each document followed by EOD."""
+    rng = random.Random(cfg.seed + 17)
+    chats = pretrain_texts()  # pretraining seeds only (>= 1_000_000)
+    general = general_documents(random.Random(cfg.seed + 29))
+    chat_tokens = general_tokens = 0
+    while True:
+        # Keep the token mix near chat_fraction whatever the document lengths are.
+        want_chat = chat_tokens <= cfg.chat_fraction * (chat_tokens + general_tokens) or rng.random() < 0.01
+        ids = tok.encode(next(chats) if want_chat else next(general))
+        if want_chat:
+            chat_tokens += len(ids)
+        else:
+            general_tokens += len(ids)
+        yield from ids
+        yield EOD_ID
+
+
+def batches(cfg: PretrainConfig, tok: TrieTokenizer) -> Iterator[torch.Tensor]:
+    """[B, seq_len + 1] token batches cut from one packed stream."""
+    stream = token_stream(cfg, tok)
+    n = cfg.seq_len + 1
+    while True:
+        rows = [[next(stream) for _ in range(n)] for _ in range(cfg.batch_size)]
+        yield torch.tensor(rows, dtype=torch.long)
+
+
+# ---- evaluation ---------------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def bits_per_byte(model: RWKV7, tok: TrieTokenizer, text: str, window: int = 1024) -> float:
+    """Held-out bits per UTF-8 byte. The text is scored in windows that carry the state, so every token
+    is predicted from the whole text before it (the first one from the end-of-document token)."""
+    ids = tok.encode(text)
+    inputs = [EOD_ID, *ids[:-1]]
+    state = None
+    nll = 0.0
+    for start in range(0, len(ids), window):
+        logits, state = model(torch.tensor([inputs[start : start + window]]), state)
+        target = torch.tensor(ids[start : start + window])
+        nll += F.cross_entropy(logits[0].float(), target, reduction="sum").item()
+    return nll / math.log(2) / len(text.encode("utf-8"))
+
+
+@torch.no_grad()
+def recall_accuracy(model: RWKV7, tok: TrieTokenizer, items) -> dict[str, float]:
+    """Greedy answers to the items' prompts, scored against the ground truth."""
+    cfg = SamplingConfig(max_tokens=24, temperature=0.0, stop=(*STOP_STRINGS, "\n"))
+    correct = answered = abstain_ok = abstain_n = 0
+    for item in items:
+        reply = generate(model, tok, item.prompt, config=cfg).text
+        ok = score_answer(reply, item.answer, item.wrong_answers)
+        if item.abstain:
+            abstain_n += 1
+            abstain_ok += ok
+        else:
+            answered += 1
+            correct += ok
+    return {
+        "accuracy": correct / max(answered, 1),
+        "abstention_accuracy": abstain_ok / max(abstain_n, 1),
+        "items": answered,
+        "abstention_items": abstain_n,
+    }
+
+
+# ---- training -----------------------------------------------------------------------------------------
+
+
+def lr_at(step: int, cfg: PretrainConfig) -> float:
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
+    return cfg.lr_final + 0.5 * (cfg.lr - cfg.lr_final) * (1 + math.cos(math.pi * progress))
+
+
+def make_optimizer(model: RWKV7, cfg: PretrainConfig) -> torch.optim.Optimizer:
+    # Weight decay on the big matrices only (projections, FFN, head), as RWKV training does.
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        big = p.dim() == 2 and min(p.shape) > 64 and not name.startswith("emb")
+        (decay if big else no_decay).append(p)
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, eps=1e-8)
+
+
+def evaluate(model: RWKV7, tok: TrieTokenizer, cfg: PretrainConfig, heldout: str) -> dict[str, float]:
+    model.eval()
+    items = incontext_eval_items(range(cfg.eval_seeds))
+    res = {
+        "heldout_bits_per_byte": bits_per_byte(model, tok, heldout),
+        "in_context": recall_accuracy(model, tok, items),
+        "no_context": recall_accuracy(model, tok, no_context_items(items)),
+    }
+    model.train()
+    return res
+
+
+def pretrain(cfg: PretrainConfig, out_dir: Path, log=print) -> dict:
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+
+    vocab = build_tokenizer(cfg)
+    vocab_path = out_dir / "vocab.txt"
+    write_vocab_file(vocab, vocab_path)
+    tok = TrieTokenizer.from_file(vocab_path, padded_vocab_size=cfg.vocab_size)
+    log(json.dumps({"event": "tokenizer", "tokens": len(vocab), "seconds": round(time.time() - t0, 1)}))
+
+    model = RWKV7(cfg.model_config())
+    init_for_training(model, cfg.seed)
+    model.train()
+    n_params = sum(p.numel() for p in model.parameters())
+    opt = make_optimizer(model, cfg)
+    heldout = heldout_general_text(cfg.heldout_chars)
+    data = batches(cfg, tok)
+
+    history: list[dict] = []
+    train_start = time.time()
+    tokens_seen = 0
+    step = 0
+    for step in range(cfg.steps):
+        if (time.time() - train_start) / 60 > cfg.max_minutes:
+            log(json.dumps({"event": "time_budget_reached", "step": step}))
+            break
+        batch = next(data)
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, cfg)
+        logits, _ = model(batch[:, :-1])
+        loss = F.cross_entropy(logits.reshape(-1, cfg.vocab_size), batch[:, 1:].reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        tokens_seen += batch[:, 1:].numel()
+        if step % 20 == 0 or step == cfg.steps - 1:
+            elapsed = time.time() - train_start
+            log(
+                json.dumps(
+                    {
+                        "event": "step",
+                        "step": step,
+                        "loss": round(loss.item(), 4),
+                        "lr": lr_at(step, cfg),
+                        "tokens": tokens_seen,
+                        "tokens_per_s": round(tokens_seen / max(elapsed, 1e-9)),
+                    }
+                )
+            )
+        if cfg.eval_every and step > 0 and step % cfg.eval_every == 0 and step != cfg.steps - 1:
+            ev = evaluate(model, tok, replace(cfg, eval_seeds=min(cfg.eval_seeds, 30)), heldout)
+            history.append({"step": step, **ev})
+            log(json.dumps({"event": "eval", "step": step, **ev}))
+
+    train_minutes = (time.time() - train_start) / 60
+    model.eval()
+    model.requires_grad_(False)
+    final = evaluate(model, tok, cfg, heldout)
+    log(json.dumps({"event": "final_eval", **final}))
+    card = {
+        "model_id": "sleepd-rwkv7-default",
+        "architecture": "RWKV-7 (x070)",
+        "config": cfg.model_config().to_dict(),
+        "parameters": n_params,
+        "pretrain_config": asdict(cfg),
+        "tokens_seen": tokens_seen,
+        "steps": step + 1,
+        "train_minutes": round(train_minutes, 1),
+        "total_minutes": round((time.time() - t0) / 60, 1),
+        "threads": cfg.threads,
+        "final_eval": final,
+        "history": history,
+    }
+    save_safetensors(model, out_dir / "model.safetensors", {"model_id": card["model_id"]})
+    atomic_write_json(out_dir / "training.json", card)
+    return card
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description="Pretrain sleepd's default RWKV-7 model.")
+    ap.add_argument("--out", type=Path, required=True, help="output directory")
+    ap.add_argument(
+        "--smoke", action="store_true", help="tiny model, a few steps: the pipeline in < 2 minutes"
+    )
+    ap.add_argument("--steps", type=int)
+    ap.add_argument("--max-minutes", type=float)
+    ap.add_argument("--seed", type=int)
+    args = ap.parse_args()
+    cfg = PretrainConfig.smoke() if args.smoke else PretrainConfig()
+    overrides = {
+        k: v
+        for k, v in {"steps": args.steps, "max_minutes": args.max_minutes, "seed": args.seed}.items()
+        if v is not None
+    }
+    cfg = replace(cfg, **overrides)
+    card = pretrain(cfg, args.out)
+    print(
+        json.dumps(
+            {k: card[k] for k in ("parameters", "tokens_seen", "train_minutes", "final_eval")}, indent=2
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
