@@ -30,13 +30,13 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from eval.metrics import ANSWER_SAMPLING, bits_per_byte
 from eval.world.pretrain_data import incontext_eval_items, no_context_items, pretrain_texts
 from eval.world.scoring import score_answer
-from model.chat_format import STOP_STRINGS
 from model.checkpoint import save_safetensors
 from model.config import RWKV7Config
 from model.fileio import atomic_write_json
-from model.generate import SamplingConfig, generate
+from model.generate import generate
 from model.rwkv7 import RWKV7
 from model.tokenizer import EOD_ID, TrieTokenizer, build_subset_vocab, world_tokenizer, write_vocab_file
 from tuner.corpus import general_documents, heldout_general_text
@@ -166,27 +166,11 @@ def batches(cfg: PretrainConfig, tok: TrieTokenizer) -> Iterator[torch.Tensor]:
 
 
 @torch.no_grad()
-def bits_per_byte(model: RWKV7, tok: TrieTokenizer, text: str, window: int = 1024) -> float:
-    """Held-out bits per UTF-8 byte. The text is scored in windows that carry the state, so every token
-    is predicted from the whole text before it (the first one from the end-of-document token)."""
-    ids = tok.encode(text)
-    inputs = [EOD_ID, *ids[:-1]]
-    state = None
-    nll = 0.0
-    for start in range(0, len(ids), window):
-        logits, state = model(torch.tensor([inputs[start : start + window]]), state)
-        target = torch.tensor(ids[start : start + window])
-        nll += F.cross_entropy(logits[0].float(), target, reduction="sum").item()
-    return nll / math.log(2) / len(text.encode("utf-8"))
-
-
-@torch.no_grad()
 def recall_accuracy(model: RWKV7, tok: TrieTokenizer, items) -> dict[str, float]:
     """Greedy answers to the items' prompts, scored against the ground truth."""
-    cfg = SamplingConfig(max_tokens=24, temperature=0.0, stop=(*STOP_STRINGS, "\n"))
     correct = answered = abstain_ok = abstain_n = 0
     for item in items:
-        reply = generate(model, tok, item.prompt, config=cfg).text
+        reply = generate(model, tok, item.prompt, config=ANSWER_SAMPLING).text
         ok = score_answer(reply, item.answer, item.wrong_answers)
         if item.abstain:
             abstain_n += 1

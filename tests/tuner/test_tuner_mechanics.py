@@ -1,0 +1,148 @@
+"""Tuner mechanics on a tiny random model: gradients, resume after a crash, budgets, determinism."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+import torch
+
+from model.state import State
+from tuner.config import ObjectiveWeights, TunerConfig
+from tuner.loop import TrainingLoop
+from tuner.tune import StateParams, build_inputs, tune
+
+
+def _random_state(model, seed: int, dtype=torch.float32) -> State:
+    s = model.zero_state(1)
+    g = torch.Generator().manual_seed(seed)
+    return State(s.att_shift, 0.3 * torch.randn(s.wkv.shape, generator=g, dtype=dtype), s.ffn_shift)
+
+
+def test_state_gradient_matches_finite_differences(tiny_random, tmp_path, night):
+    model, tok = tiny_random
+    model = model.double()
+    try:
+        cfg = TunerConfig(context_variants=1, teacher_topk=16, batch_size=2, replay_fraction=0.0,
+                          objectives=ObjectiveWeights(distill=1.0, lm=0.5, anchor=1.0))  # fmt: skip
+        base = model.zero_state(1)
+        inputs = build_inputs(model, tok, base, night, cfg, tmp_path)
+        params = StateParams(
+            model, _random_state(model, 0, torch.float64).to(dtype=torch.float64), tune_att_shift=True
+        )
+        loop = TrainingLoop(inputs, params, cfg, tmp_path / "loop", lr=0.1)
+        loss, _, _ = loop.batch_loss(0)
+        grads = torch.autograd.grad(loss, params.parameters())
+        assert all(g.abs().sum() > 0 for g in grads)
+        g = torch.Generator().manual_seed(1)
+        for _ in range(3):
+            dirs = [torch.randn(p.shape, generator=g, dtype=torch.float64) for p in params.parameters()]
+            norm = torch.sqrt(sum((d * d).sum() for d in dirs))
+            dirs = [d / norm for d in dirs]
+            analytic = sum((gr * d).sum() for gr, d in zip(grads, dirs, strict=True)).item()
+            eps = 1e-5
+            with torch.no_grad():
+                for p, d in zip(params.parameters(), dirs, strict=True):
+                    p.add_(eps * d)
+                plus = loop.batch_loss(0)[0].item()
+                for p, d in zip(params.parameters(), dirs, strict=True):
+                    p.sub_(2 * eps * d)
+                minus = loop.batch_loss(0)[0].item()
+                for p, d in zip(params.parameters(), dirs, strict=True):
+                    p.add_(eps * d)
+            numeric = (plus - minus) / (2 * eps)
+            assert abs(numeric - analytic) <= 1e-6 * max(1.0, abs(analytic)), (numeric, analytic)
+    finally:
+        model.float()
+
+
+def test_weights_get_no_gradients(tiny_random, tmp_path, night):
+    model, tok = tiny_random
+    cfg = TunerConfig(steps=2, eval_every=1, checkpoint_every=100, context_variants=1, batch_size=2)
+    tune(model, tok, model.zero_state(1), model.zero_state(1), night, cfg, tmp_path)
+    assert all(p.grad is None and not p.requires_grad for p in model.parameters())
+
+
+RESUME_SCRIPT = textwrap.dedent(
+    """
+    import json
+    from model.bundle import TINY_CONFIG, BYTE_TOKENS
+    from model.random_init import random_model
+    from model.tokenizer import TrieTokenizer
+    from tuner.config import TunerConfig
+    from tuner.data import MemoryText, Query, TrainingSet
+    from tuner.tune import tune
+    d = json.loads({night!r})
+    night = TrainingSet([MemoryText(**m) for m in d["items"]], [Query(**q) for q in d["queries"]],
+                        general_texts=d["general_texts"])
+    model = random_model(TINY_CONFIG, seed=3, perturb=True)
+    vocab = {{i + 1: b for i, b in enumerate(BYTE_TOKENS)}}
+    tok = TrieTokenizer(vocab, padded_vocab_size=TINY_CONFIG.vocab_size)
+    cfg = TunerConfig(**{cfg!r})
+    tune(model, tok, model.zero_state(1), model.zero_state(1), night, cfg, {work!r})
+    """
+)
+
+
+def test_killed_tuner_resumes_to_the_same_state(tiny_random, tmp_path, night):
+    model, tok = tiny_random
+    cfg_kw = dict(steps=12, checkpoint_every=5, eval_every=4, context_variants=1, batch_size=4, lr=0.3)
+    work = tmp_path / "killed"
+    script = RESUME_SCRIPT.format(night=json.dumps(dataclasses.asdict(night)), cfg=cfg_kw, work=str(work))
+    env = {**os.environ, "SLEEPD_TUNE_KILL_AT": "7"}
+    proc = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == -9, proc.stderr[-2000:]  # SIGKILLed at step 7, after the step-5 checkpoint
+    assert (work / "tune-checkpoint.pt").is_file()
+
+    cfg = TunerConfig(**cfg_kw)
+    resumed = tune(model, tok, model.zero_state(1), model.zero_state(1), night, cfg, work)
+    assert resumed.loop.resumed_from == 5
+    straight = tune(model, tok, model.zero_state(1), model.zero_state(1), night, cfg, tmp_path / "straight")
+    assert straight.loop.resumed_from is None
+    assert resumed.loop.best_step == straight.loop.best_step
+    assert (resumed.state.wkv - straight.state.wkv).abs().max().item() <= 1e-6
+    assert not torch.equal(straight.state.wkv, model.zero_state(1).wkv)  # it did learn something
+
+
+def test_changed_inputs_do_not_resume_a_foreign_checkpoint(tiny_random, tmp_path, night):
+    model, tok = tiny_random
+    cfg = TunerConfig(steps=5, checkpoint_every=5, eval_every=5, context_variants=1, batch_size=2)
+    tune(model, tok, model.zero_state(1), model.zero_state(1), night, cfg, tmp_path)
+    other = TunerConfig(steps=5, checkpoint_every=5, eval_every=5, context_variants=1, batch_size=2, lr=0.05)
+    res = tune(model, tok, model.zero_state(1), model.zero_state(1), night, other, tmp_path)
+    assert res.loop.resumed_from is None
+
+
+@pytest.mark.parametrize("budget", [4.0])
+def test_wall_clock_budget_is_honoured_within_ten_percent(tiny_random, tmp_path, budget, night):
+    model, tok = tiny_random
+    cfg = TunerConfig(
+        steps=100_000,
+        max_seconds=budget,
+        eval_every=10,
+        checkpoint_every=1000,
+        context_variants=1,
+        threads=1,  # one thread: step times stay even when other processes share the cores
+    )
+    t = time.monotonic()
+    res = tune(model, tok, model.zero_state(1), model.zero_state(1), night, cfg, tmp_path)
+    took = time.monotonic() - t
+    assert res.loop.stopped_by == "time"
+    assert 0.9 * budget <= took <= 1.1 * budget, took
+
+
+def test_token_budget_and_deterministic_batches(tiny_random, tmp_path, night):
+    model, tok = tiny_random
+    cfg = TunerConfig(steps=1000, max_tokens=3000, eval_every=5, checkpoint_every=1000, context_variants=1)
+    a = tune(model, tok, model.zero_state(1), model.zero_state(1), night, cfg, tmp_path / "a")
+    b = tune(model, tok, model.zero_state(1), model.zero_state(1), night, cfg, tmp_path / "b")
+    assert a.loop.stopped_by == "tokens" and a.loop.tokens >= 3000
+    assert torch.equal(a.state.wkv, b.state.wkv)

@@ -1,0 +1,59 @@
+"""Configuration of the night's tuner. Recorded in every generation's manifest.
+
+Defaults come from ../shared/reference/state-tuning-evidence.md: context distillation is the objective,
+the learning rate is the main knob (state tuning's customary lr 1.0 silently damages the model), an anchor
+to the base model protects general ability, and replay of earlier memories is required.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+
+@dataclass(frozen=True)
+class ObjectiveWeights:
+    distill: float = 1.0  # KL(teacher with the memories in context || student with the state, no context)
+    lm: float = 0.0  # next-token loss on the kept text itself (the evidence says it barely helps)
+    replay: float = 1.0  # the distillation loss on earlier nights' queries
+    anchor: float = 1.0  # KL(base model || student) on general text, both without memory context
+
+
+@dataclass(frozen=True)
+class TunerConfig:
+    method: Literal["state", "lora"] = "state"
+    start: Literal["warm", "rebuild"] = "warm"  # warm: from the current generation; rebuild: from base
+    objectives: ObjectiveWeights = field(default_factory=ObjectiveWeights)
+    # optimisation
+    lr: float = field(default=0.3, metadata={"min": 0.0})
+    lr_final_ratio: float = 0.01  # cosine decay to lr * ratio
+    warmup_steps: int = 10
+    betas: tuple[float, float] = (0.9, 0.99)
+    steps: int = 300
+    batch_size: int = 16
+    replay_fraction: float = 0.5  # share of each batch drawn from earlier memories (when there are any)
+    tune_att_shift: bool = False  # also learn the att token-shift vector (the wkv matrices always)
+    # anchor batches
+    anchor_batch: int = 2
+    anchor_tokens: int = 128
+    anchor_every: int = 1  # compute the anchor term every N steps (it costs more than a distill batch)
+    # budgets: training stops at the first one reached, keeping the best checkpoint so far
+    max_tokens: int | None = None
+    max_seconds: float | None = None
+    deadline: str | None = None  # "HH:MM" local time, e.g. "06:00"
+    # bookkeeping
+    checkpoint_every: int = 25
+    eval_every: int = 25
+    val_fraction: float = 0.1
+    teacher_topk: int = 64
+    context_variants: int = 2  # teacher contexts per query (item order and company vary)
+    context_items: int = 8  # items in one teacher context at most
+    seed: int = 0
+    threads: int = 2
+    # LoRA (method = "lora")
+    lora_rank: int = 8
+    lora_alpha: float = 16.0
+    lora_lr: float = 1e-3
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
