@@ -20,8 +20,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from kernels import wkv7
-from kernels.recurrent import wkv7_one
 from model.config import RWKV7Config
+from model.decode import DecodePlan, att_step, ffn_step
 from model.state import State
 
 # Decay is w = exp(-e^{-0.5} * sigmoid(d)), so log w = -e^{-0.5} * sigmoid(d), in (-0.6065, 0).
@@ -106,46 +106,6 @@ class TimeMix(nn.Module):
         y = torch.addcmul(y.view(B * T, H, N), rkr, v.view(B * T, H, N)).view(B * T, C)
         return self.output(y * g).view(B, T, C), x[:, -1], wkv_out, v_first
 
-    def step(
-        self,
-        x: torch.Tensor,  # [B, C] LN1 output of this token
-        shift: torch.Tensor,  # [B, C] LN1 output of the previous token
-        S: torch.Tensor,  # [B, H, N, N]
-        v_first: torch.Tensor | None,  # [B, C]
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The same layer for one token, with the fewest ops (decode is bound by per-op overhead)."""
-        B, C = x.shape
-        H, N = self.n_head, self.head_size
-        mix = torch.cat([self.x_r, self.x_w, self.x_k, self.x_v, self.x_a, self.x_g]).view(6, 1, C)
-        xr, xw, xk, xv, xa, xg = torch.lerp(x, shift, mix).unbind(0)
-        r = self.receptance(xr)
-        k = self.key(xk)
-        v = self.value(xv)
-        d = torch.addmm(self.w0.view(1, C), torch.tanh(xw @ self.w1), self.w2)
-        a = torch.sigmoid(torch.addmm(self.a0.view(1, C), xa @ self.a1, self.a2))
-        g = torch.sigmoid(xg @ self.g1) @ self.g2
-        kk = F.normalize((k * self.k_k.view(1, C)).view(B, H, N), dim=-1, p=2.0, eps=1e-12)
-        k = k * (1 + (a - 1) * self.k_a.view(1, C))
-        if self.layer_id == 0:
-            v_first = v
-        else:
-            assert v_first is not None
-            v = torch.lerp(v, v_first, torch.sigmoid(torch.addmm(self.v0.view(1, C), xv @ self.v1, self.v2)))
-        logw = torch.sigmoid(d).mul_(-DECAY_SCALE)
-        y, S = wkv7_one(
-            r.view(B, H, N),
-            logw.view(B, H, N),
-            k.view(B, H, N),
-            v.view(B, H, N),
-            -kk,
-            kk * a.view(B, H, N),
-            S,
-        )
-        y = self.ln_x(y.view(B, C)).view(B, H, N)
-        rkr = (r * k).view(B, H, N).mul_(self.r_k).sum(dim=-1, keepdim=True)
-        y = torch.addcmul(y, rkr, v.view(B, H, N)).view(B, C)
-        return self.output(y * g), S, v_first
-
 
 class ChannelMix(nn.Module):
     """RWKV-7 channel mixing ("ffn"): token shift, squared-ReLU MLP, no receptance gate."""
@@ -165,11 +125,6 @@ class ChannelMix(nn.Module):
         # relu(h)^2; in place when no graph is being recorded (saves two passes over [B, T, 4C]).
         h = torch.relu(h).square() if torch.is_grad_enabled() else h.relu_().square_()
         return self.value(h), x[:, -1]
-
-    def step(self, x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
-        # x, shift: [B, C]
-        h = self.key(torch.lerp(x, shift, self.x_k.view(1, -1)))
-        return self.value(h.relu_().square_())
 
 
 class Block(nn.Module):
@@ -192,6 +147,7 @@ class RWKV7(nn.Module):
         self.blocks = nn.ModuleList([Block(cfg, i) for i in range(cfg.n_layer)])
         self.ln_out = nn.LayerNorm(cfg.n_embd, eps=LAYERNORM_EPS)
         self.head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
+        self._decode_plan: DecodePlan | None = None  # built on the first decode step
 
     # ---- helpers ------------------------------------------------------------------------------------
     @property
@@ -261,6 +217,9 @@ class RWKV7(nn.Module):
         B = tokens.shape[0]
         if state.batch_size != B:
             raise ValueError(f"state batch {state.batch_size} does not match tokens batch {B}")
+        if self._decode_plan is None or self._decode_plan.model is not self:  # (a deepcopy carries the plan)
+            self._decode_plan = DecodePlan(self)
+        plans = self._decode_plan.get()
         x = self.emb(tokens)  # [B, C]
         v_first = None
         att_shift, wkv_states, ffn_shift = [], [], []
@@ -268,10 +227,11 @@ class RWKV7(nn.Module):
             if i == 0:
                 x = block.ln0(x)
             xa = block.ln1(x)
-            dx, s_wkv, v_first = block.att.step(xa, state.att_shift[i], state.wkv[i], v_first)
+            dx, s_wkv, v_first = att_step(block.att, plans[i], xa, state.att_shift[i], state.wkv[i], v_first,
+                                          DECAY_SCALE)  # fmt: skip
             x = x + dx
             xf = block.ln2(x)
-            x = x + block.ffn.step(xf, state.ffn_shift[i])
+            x = x + ffn_step(block.ffn, plans[i], xf, state.ffn_shift[i])
             att_shift.append(xa)
             wkv_states.append(s_wkv)
             ffn_shift.append(xf)

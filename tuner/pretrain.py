@@ -31,8 +31,16 @@ import torch
 import torch.nn.functional as F
 
 from eval.metrics import ANSWER_SAMPLING, bits_per_byte
-from eval.world.pretrain_data import incontext_eval_items, no_context_items, pretrain_texts
+from eval.world.pretrain_data import (
+    ChatConfig,
+    PersonaChat,
+    incontext_eval_items,
+    iter_pretrain_chats,
+    no_context_items,
+    pretrain_texts,
+)
 from eval.world.scoring import score_answer
+from model.chat_format import format_messages
 from model.checkpoint import save_safetensors
 from model.config import RWKV7Config
 from model.fileio import atomic_write_json
@@ -65,6 +73,8 @@ class PretrainConfig:
     betas: tuple[float, float] = (0.9, 0.99)
     # data
     chat_fraction: float = 0.5
+    chat_questions: tuple[int, int] = (2, 4)  # questions asked at the end of each pretraining chat
+    answer_weight: float = 3.0  # loss weight of answer tokens (in-context recall is the scarce signal)
     tokenizer_sample_docs: int = 4000
     # evaluation
     eval_seeds: int = 100  # evaluation personas (seeds 0..eval_seeds-1, never used in training)
@@ -135,31 +145,53 @@ def build_tokenizer(cfg: PretrainConfig) -> list[bytes]:
     return build_subset_vocab(chats + general, cfg.vocab_size - 1, world_tokenizer())
 
 
-def token_stream(cfg: PretrainConfig, tok: TrieTokenizer) -> Iterator[int]:
-    """Endless, seeded stream of document tokens, each document followed by EOD."""
+def chat_tokens(chat: PersonaChat, tok: TrieTokenizer, answer_weight: float) -> tuple[list[int], list[float]]:
+    """A chat's tokens with loss weights: `answer_weight` on the assistant's replies to the questions (the
+    in-context recall the model must learn), 1 elsewhere. Tokens are weighted by where their bytes fall."""
+    messages = chat.messages
+    text = format_messages(messages)
+    spans = []  # byte spans of the answers
+    first_answer = len(chat.context) + 1  # replies to questions are every second message after the context
+    for i in range(first_answer, len(messages), 2):
+        start = len(format_messages(messages[:i]).encode()) + len(b"Assistant: ")
+        spans.append((start, start + len(messages[i]["content"].encode())))
+    ids = tok.encode(text)
+    weights, pos = [], 0
+    for t in ids:
+        end = pos + len(tok.token_bytes(t))
+        weights.append(answer_weight if any(a < end and pos < b for a, b in spans) else 1.0)
+        pos = end
+    return ids, weights
+
+
+def token_stream(cfg: PretrainConfig, tok: TrieTokenizer) -> Iterator[tuple[int, float]]:
+    """Endless, seeded stream of (token, loss weight); each document is followed by EOD."""
     rng = random.Random(cfg.seed + 17)
-    chats = pretrain_texts()  # pretraining seeds only (>= 1_000_000)
+    chats = iter_pretrain_chats(config=ChatConfig(questions=cfg.chat_questions))  # seeds >= 1_000_000 only
     general = general_documents(random.Random(cfg.seed + 29))
-    chat_tokens = general_tokens = 0
+    n_chat = n_general = 0
     while True:
         # Keep the token mix near chat_fraction whatever the document lengths are.
-        want_chat = chat_tokens <= cfg.chat_fraction * (chat_tokens + general_tokens) or rng.random() < 0.01
-        ids = tok.encode(next(chats) if want_chat else next(general))
-        if want_chat:
-            chat_tokens += len(ids)
+        if n_chat <= cfg.chat_fraction * (n_chat + n_general) or rng.random() < 0.01:
+            ids, weights = chat_tokens(next(chats), tok, cfg.answer_weight)
+            n_chat += len(ids)
         else:
-            general_tokens += len(ids)
-        yield from ids
-        yield EOD_ID
+            ids = tok.encode(next(general))
+            weights = [1.0] * len(ids)
+            n_general += len(ids)
+        yield from zip(ids, weights, strict=True)
+        yield EOD_ID, 1.0
 
 
-def batches(cfg: PretrainConfig, tok: TrieTokenizer) -> Iterator[torch.Tensor]:
-    """[B, seq_len + 1] token batches cut from one packed stream."""
+def batches(cfg: PretrainConfig, tok: TrieTokenizer) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """[B, seq_len + 1] token batches cut from one packed stream, with the loss weight of each token."""
     stream = token_stream(cfg, tok)
     n = cfg.seq_len + 1
     while True:
         rows = [[next(stream) for _ in range(n)] for _ in range(cfg.batch_size)]
-        yield torch.tensor(rows, dtype=torch.long)
+        tokens = torch.tensor([[t for t, _ in row] for row in rows], dtype=torch.long)
+        weights = torch.tensor([[w for _, w in row] for row in rows], dtype=torch.float32)
+        yield tokens, weights
 
 
 # ---- evaluation ---------------------------------------------------------------------------------------
@@ -246,11 +278,13 @@ def pretrain(cfg: PretrainConfig, out_dir: Path, log=print) -> dict:
         if (time.time() - train_start) / 60 > cfg.max_minutes:
             log(json.dumps({"event": "time_budget_reached", "step": step}))
             break
-        batch = next(data)
+        batch, weights = next(data)
         for group in opt.param_groups:
             group["lr"] = lr_at(step, cfg)
         logits, _ = model(batch[:, :-1])
-        loss = F.cross_entropy(logits.reshape(-1, cfg.vocab_size), batch[:, 1:].reshape(-1))
+        nll = F.cross_entropy(logits.reshape(-1, cfg.vocab_size), batch[:, 1:].reshape(-1), reduction="none")
+        w = weights[:, 1:].reshape(-1)
+        loss = (nll * w).sum() / w.sum()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)

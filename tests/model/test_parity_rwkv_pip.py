@@ -78,3 +78,24 @@ def test_prefill_continues_from_a_state(both):
     first, s = ours(toks[:, :21])
     second, _ = ours(toks[:, 21:], s)
     assert (torch.cat([first, second], dim=1) - full).abs().max().item() <= TOL
+
+
+def test_decode_plan_follows_weight_changes_and_copies(both):
+    """The decode path caches derived weights; changing a weight or copying the model must not reuse them."""
+    import copy
+
+    ours, _, info = both
+    model = copy.deepcopy(ours)
+    toks = torch.tensor([_tokens(8, seed=6, vocab=info.config.vocab_size)])
+    _, state = model(toks)
+    before, _ = model.step(torch.tensor([3]), state)
+    with torch.no_grad():
+        model.blocks[1].att.w1.mul_(2.0)  # an in-place change, like an optimiser step
+    after, _ = model.step(torch.tensor([3]), state)
+    parallel, _ = model(torch.cat([toks, torch.tensor([[3]])], dim=1), last_only=True)
+    assert not torch.equal(before, after)
+    assert (after - parallel).abs().max().item() <= TOL
+    clone = copy.deepcopy(model)
+    with torch.no_grad():
+        clone.blocks[0].att.g1.zero_()
+    assert not torch.equal(clone.step(torch.tensor([3]), state)[0], model.step(torch.tensor([3]), state)[0])
