@@ -46,11 +46,25 @@ def root(
 
 
 # Command groups, each a thin shell over library functions (see the modules for details).
-from daemon import cli_gen, cli_init, cli_log  # noqa: E402  (mounted after the root callback exists)
+from daemon import (  # noqa: E402  (mounted after the root callback exists)
+    cli_chat,
+    cli_gen,
+    cli_init,
+    cli_log,
+    cli_serve,
+    cli_service,
+    cli_sleep,
+    cli_status,
+)
 
 cli_init.register(app)
 cli_log.register(app)
 cli_gen.register(app)
+cli_serve.register(app)
+cli_chat.register(app)
+cli_sleep.register(app)
+cli_status.register(app)
+cli_service.register(app)
 
 
 def main() -> None:

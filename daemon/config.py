@@ -60,6 +60,57 @@ class ServerConfig:
             "max": 1 << 30,
         },
     )
+    max_tokens: int = field(
+        default=512,
+        metadata={
+            "help": "Most tokens one chat reply may have; a request asking for more gets this many.",
+            "min": 1,
+            "max": 1 << 20,
+        },
+    )
+    max_prompt_tokens: int = field(
+        default=32768,
+        metadata={"help": "Longest accepted chat prompt in tokens (longer: 422).", "min": 16, "max": 1 << 24},
+    )
+    default_temperature: float = field(
+        default=1.0,
+        metadata={
+            "help": "Sampling temperature when a request gives none (0: greedy).",
+            "min": 0.0,
+            "max": 2.0,
+        },
+    )
+    default_top_p: float = field(
+        default=0.7,
+        metadata={"help": "Nucleus sampling top_p when a request gives none.", "min": 0.01, "max": 1.0},
+    )
+    inference_threads: int = field(
+        default=0,
+        metadata={
+            "help": "torch threads for inference; 0: all cores but one, so the API stays responsive.",
+            "min": 0,
+            "max": 1024,
+        },
+    )
+    max_queued_requests: int = field(
+        default=32,
+        metadata={
+            "help": "Chat requests waiting for the inference worker before new ones get 429.",
+            "min": 1,
+        },
+    )
+    switch_poll_seconds: float = field(
+        default=1.0,
+        metadata={
+            "help": "How often the daemon checks for a promoted or rolled-back generation.",
+            "min": 0.05,
+            "max": 3600.0,
+        },
+    )
+    shutdown_timeout_seconds: float = field(
+        default=10.0,
+        metadata={"help": "On SIGTERM, how long in-flight requests may take to finish.", "min": 0.0},
+    )
 
 
 @dataclass(frozen=True)
@@ -79,6 +130,25 @@ class SchedulerConfig:
             "help": "A night missed while the machine slept runs once on wake, if within this many hours.",
             "min": 0.0,
             "max": 24.0 * 7,
+        },
+    )
+    overdue_check_minutes: float = field(
+        default=5.0,
+        metadata={
+            "help": "How often to check for a missed night (the scheduler's timer may not see a suspend).",
+            "min": 0.1,
+            "max": 1440.0,
+        },
+    )
+    cycle_nice: int = field(
+        default=10,
+        metadata={"help": "Niceness added to the sleep-cycle child process (0..19).", "min": 0, "max": 19},
+    )
+    cycle_stop_timeout_seconds: float = field(
+        default=30.0,
+        metadata={
+            "help": "On shutdown, how long the cycle child may take to stop after SIGTERM (then SIGKILL).",
+            "min": 0.0,
         },
     )
 

@@ -203,7 +203,7 @@ class LoadedGeneration:
     generation_id: int
     current_id: int
     kind: str
-    state: State | None  # kind "state"
+    state: State | None  # kind "state"; a "lora" generation may also carry the state it serves with
     adapter_dir: Path | None  # kind "lora"
     manifest: dict[str, Any]
     fallback_from: list[tuple[int, str]]  # (generation id, why it was skipped), nearest first
@@ -361,15 +361,17 @@ class GenerationStore:
         `sleepd init`: it needs `make_current=True` and no parent). Configs are opaque JSON-able dicts
         recorded in the manifest. Pass `eval_result` here rather than calling `update_eval` later: then
         every file is written once."""
-        if (state is None) == (adapter_dir is None):
-            raise ValueError("give exactly one of state= and adapter_dir=")
+        if state is None and adapter_dir is None:
+            raise ValueError(
+                "a generation needs state= (state tuning) or adapter_dir= (LoRA, optionally with its state)"
+            )
         if status not in ("base", "candidate", "rejected"):
             raise ValueError(f"a new generation's status is base, candidate or rejected, not {status!r}")
         if status == "base" and parent_id is not None:
             raise ValueError("the base generation has no parent")
         if status != "base" and parent_id is None:
             raise ValueError("a non-base generation needs parent_id")
-        kind = "state" if state is not None else "lora"
+        kind = "lora" if adapter_dir is not None else "state"
         with self._locked():
             with self.db.read() as s:
                 if parent_id is not None:
@@ -391,8 +393,8 @@ class GenerationStore:
             meta = {"generation_id": str(gen_id), "base_model_sha256": base_model_sha256}
             if state is not None:
                 state.save(tmp / STATE_NAME, metadata=meta)
-            else:
-                src = Path(adapter_dir)  # type: ignore[arg-type]
+            if adapter_dir is not None:
+                src = Path(adapter_dir)
                 if not src.is_dir():
                     raise InputError(f"{src}: adapter directory not found")
                 for f in sorted(src.rglob("*")):
@@ -802,13 +804,13 @@ class GenerationStore:
             manifest = json.loads((gdir / MANIFEST_NAME).read_text("utf-8"))
             state = None
             adapter = None
-            if gen.kind == "state":
+            if gen.kind == "state" or (gdir / STATE_NAME).is_file():  # LoRA generations may carry one too
                 from model.state import State
 
                 state = State.load(gdir / STATE_NAME, device=device)
                 if not state.is_finite():
                     return None, "state has non-finite values"
-            else:
+            if gen.kind == "lora":
                 adapter = gdir / ADAPTER_DIR
         except Exception as e:  # any unreadable file means: not servable, try the parent
             return None, f"unreadable: {e}"

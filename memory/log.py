@@ -92,7 +92,10 @@ def parse_time(value: Any, where: str) -> datetime:
         t = datetime.fromisoformat(value)
     except ValueError:
         raise InputError(f"{where}: expected an ISO-8601 time, got {_quote(value)}") from None
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+    try:
+        return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+05:00 falls before year 1 in UTC
+        raise InputError(f"{where}: time out of range, got {_quote(value)}") from None
 
 
 def _message(obj: Any, where: str) -> MessageIn:

@@ -86,7 +86,9 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column; use an aware datetime")
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+        # isoformat, not strftime: glibc's %Y does not zero-pad years below 1000, and such text would not
+        # parse back (fixed width also keeps lexical order = time order for years 1000-9999).
+        return value.astimezone(UTC).isoformat(timespec="microseconds")
 
     def process_result_value(self, value: str | None, dialect: Any) -> datetime | None:
         return None if value is None else datetime.fromisoformat(value)

@@ -18,6 +18,8 @@ from model.rwkv7 import RWKV7
 from model.state import State
 from model.tokenizer import EOD_ID, StreamDecoder, TrieTokenizer
 
+GREEDY_BELOW = 1e-4
+
 
 @dataclass(frozen=True)
 class SamplingConfig:
@@ -62,7 +64,7 @@ def invalid_token_mask(tokenizer: TrieTokenizer, n_logits: int) -> torch.Tensor 
 
 def sample_token(logits: torch.Tensor, cfg: SamplingConfig, generator: torch.Generator | None) -> int:
     """One token id from a [V] logits vector."""
-    if cfg.temperature == 0:
+    if cfg.temperature < GREEDY_BELOW:  # a vanishing temperature is greedy (and would overflow the division)
         return int(torch.argmax(logits))
     logits = logits.float() / cfg.temperature
     if cfg.top_k:

@@ -284,6 +284,18 @@ def test_generations_route_is_the_gen_list_contract(srv):
             "temper",
         ),
         ("/v1/chat/completions", b'{"messages": [{"role": "user", "content": "x"}], "user": ""}', "user:"),
+        (
+            "/v1/interactions",
+            b'{"conversation_id": "c", "messages": [{"role": "user", "content": "x",'
+            b' "created_at": "0286-03-30"}]}',
+            "year must be 1000 or later",
+        ),
+        (
+            "/v1/interactions",
+            b'{"conversation_id": "c", "messages": [{"role": "user", "content": "x",'
+            b' "created_at": "0001-01-01T00:00:00+05:00"}]}',
+            "out of range",
+        ),
         ("/v1/feedback", b'{"message_id": "x", "rating": 0, "extra": 1}', "extra: unknown field"),
         ("/v1/sleep", b'{"wait": "soon"}', "wait:"),
     ],
@@ -292,6 +304,17 @@ def test_malformed_bodies_get_a_readable_422(srv, path, body, expect):
     r = httpx.post(srv.url + path, content=body, headers={**srv.headers, "content-type": "application/json"})
     assert r.status_code == 422, r.text
     assert expect in r.json()["error"]["message"]
+
+
+def test_a_vanishing_temperature_is_greedy(client):
+    # 5e-324 is a valid JSON number; logits divided by it overflow, so it must mean greedy decoding.
+    tiny = client.chat.completions.create(
+        model="sleepd", messages=[{"role": "user", "content": "t"}], temperature=5e-324, max_tokens=5
+    )
+    greedy = client.chat.completions.create(
+        model="sleepd", messages=[{"role": "user", "content": "t"}], temperature=0, max_tokens=5
+    )
+    assert tiny.choices[0].message.content == greedy.choices[0].message.content
 
 
 def test_body_over_the_limit_is_413(srv):

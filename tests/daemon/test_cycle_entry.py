@@ -182,8 +182,13 @@ def test_stop_interrupts_the_child_cleanly(home, monkeypatch):
     monkeypatch.setenv(PIPELINE_ENV, f"{THIS_FILE}:slow_pipeline")
     runner = CycleRunner(DataPaths(home), stop_timeout=20)
     handle = runner.start("api")
-    time.sleep(1.5)  # the child imports and starts its cycle
-    assert not handle.done.is_set()
+    deadline = time.monotonic() + 30
+    while True:  # wait until the child has started its cycle (imports take a while on a busy machine)
+        with open_data_dir(home) as dd, dd.db.read() as s:
+            if cycles.active_cycle(s) is not None:
+                break
+        assert time.monotonic() < deadline and not handle.done.is_set()
+        time.sleep(0.05)
     runner.stop()
     assert handle.wait(5) and handle.result is None and "interrupted" in handle.error
     with open_data_dir(home) as dd, dd.db.read() as s:
@@ -199,7 +204,7 @@ def test_the_daemon_keeps_answering_during_a_cycle_and_stops_it_on_sigterm(tmp_p
     from model.bundle import write_tiny_checkpoint
 
     ckpt = tmp_path_factory.getbasetemp() / "tiny-models" / "tiny-rwkv7-seed0.safetensors"
-    if not ckpt.exists():
+    if not ckpt.exists():  # one tiny model per test session, shared with the other daemon tests
         write_tiny_checkpoint(ckpt.parent, seed=0)
     home = tmp_path / "served"
     init_data_dir(home, model_path=ckpt)
@@ -214,6 +219,10 @@ def test_the_daemon_keeps_answering_during_a_cycle_and_stops_it_on_sigterm(tmp_p
         assert httpx.get(srv.url + "/health").status_code == 200
         nice = int(Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[16])
         assert nice >= 10
+        deadline = time.monotonic() + 30
+        while httpx.get(srv.url + "/v1/sleep", headers=srv.headers).json()["last_cycle"] is None:
+            assert time.monotonic() < deadline, "the cycle child never started its cycle"
+            time.sleep(0.1)
         assert srv.stop(signal.SIGTERM, timeout=60) == 0
     assert not Path(f"/proc/{child}").exists()
     with open_data_dir(home) as dd, dd.db.read() as s:

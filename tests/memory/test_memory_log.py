@@ -227,3 +227,16 @@ def test_watermark_queries_return_messages_in_arrival_order(db):
 def test_show_unknown_conversation(db):
     with pytest.raises(NotFound, match='no conversation "zz"'), db.read() as s:
         log.get_conversation(s, "zz")
+
+
+def test_times_before_year_1000_round_trip_and_overflow_is_refused(db):
+    """Year 286 must read back (it once did not), and a time that overflows in UTC is one clear error."""
+    old = {"role": "user", "content": "hi", "created_at": "0286-03-30T10:00:00+00:00"}
+    with db.write() as s:
+        cid, _ = log.add_interaction(s, conv("old", old))
+    with db.read() as s:
+        view = log.get_conversation(s, cid)
+        assert view.conversation.id == "old" and view.messages[0].created_at.year == 286
+    bad = {"role": "user", "content": "hi", "created_at": "0001-01-01T00:00:00+05:00"}
+    with pytest.raises(InputError, match="out of range"):
+        log.parse_conversation(conv("x", bad))
