@@ -44,17 +44,17 @@ _BENCH = Path(__file__).resolve().parent
 sys.path[:] = [str(_BENCH.parent)] + [p for p in sys.path if Path(p or ".").resolve() != _BENCH]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import torch  # noqa: E402
+import torch
 
-from bench.common import machine  # noqa: E402
-from eval import locomo  # noqa: E402
-from memory import log as memlog  # noqa: E402
-from memory.db import Database, migrate  # noqa: E402
-from model.bundle import ModelBundle, load_bundle, write_tiny_checkpoint  # noqa: E402
-from reflection.config import ReflectionConfig  # noqa: E402
-from reflection.embeddings import shared_embedder  # noqa: E402
-from reflection.pipeline import run_reflection  # noqa: E402
-from reflection.salience import _content_words  # noqa: E402
+from bench.common import machine
+from eval import locomo
+from memory import log as memlog
+from memory.db import Database, migrate
+from model.bundle import ModelBundle, load_bundle, write_tiny_checkpoint
+from reflection.config import ReflectionConfig
+from reflection.embeddings import shared_embedder
+from reflection.pipeline import run_reflection
+from reflection.salience import _content_words
 
 
 def load_model(path: str | None, tiny: bool, workdir: Path) -> tuple[ModelBundle, str]:

@@ -32,8 +32,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from eval.gates import GateConfig
 from memory.errors import InputError
 from model.fileio import atomic_open
+from reflection.config import ReflectionConfig
+from tuner.config import TunerConfig
 
 T = TypeVar("T")
 
@@ -186,6 +189,10 @@ class SleepdConfig:
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     generations: GenerationsConfig = field(default_factory=GenerationsConfig)
+    # The night's components define their own config dataclasses; they are recorded in every manifest.
+    reflection: ReflectionConfig = field(default_factory=ReflectionConfig)
+    tuner: TunerConfig = field(default_factory=TunerConfig)
+    gates: GateConfig = field(default_factory=GateConfig)
 
 
 HEADER = """\

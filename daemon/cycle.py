@@ -16,10 +16,10 @@ state machine (memory.cycles): it must leave the cycle in a terminal state, with
 checkpoints. SIGTERM also raises `CycleInterrupted` (a BaseException, so `except Exception` does not swallow
 it) at the next Python instruction.
 
-The reflect → tune → gate → promote pipeline does not exist yet: `DEFAULT_PIPELINE` is `skip_pipeline`,
-which records a `skipped` cycle ("no cycle pipeline yet") without a watermark, so the messages it saw stay
-unconsumed for the first real cycle. Replace `DEFAULT_PIPELINE` (or pass `pipeline=`) to plug it in;
-`SLEEPD_CYCLE_PIPELINE=module:function` (or `file.py:function`) overrides it for experiments and tests.
+`DEFAULT_PIPELINE` is the reflect → tune → gate → promote pipeline in daemon.night. `skip_pipeline` records
+a `skipped` cycle without a watermark (its messages stay unconsumed); tests that exercise only the
+machinery use it. `SLEEPD_CYCLE_PIPELINE=module:function` (or `file.py:function`) overrides the default
+for experiments and tests.
 
 Result fields: `generation_id` is the candidate the cycle produced (promoted or rejected), None when it
 made none; `parent_generation_id` the generation it started from; `report` the report's path.
@@ -100,7 +100,14 @@ def skip_pipeline(ctx: CycleContext) -> None:
         )
 
 
-DEFAULT_PIPELINE: Pipeline = skip_pipeline
+def night(ctx: CycleContext) -> None:
+    """The real pipeline (daemon.night): reflect, tune, gate, promote or reject."""
+    from daemon.night import night_pipeline  # imported late: daemon.night imports this module
+
+    night_pipeline(ctx)
+
+
+DEFAULT_PIPELINE: Pipeline = night
 PIPELINE_ENV = "SLEEPD_CYCLE_PIPELINE"
 
 

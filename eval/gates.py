@@ -122,23 +122,29 @@ def evaluate_gates(
     suites: GateSuites,
     cfg: GateConfig = GateConfig(),
     base_general_bpb: float | None = None,
+    candidate_model: RWKV7 | None = None,
+    current_model: RWKV7 | None = None,
 ) -> GateReport:
-    """Run every gate on the candidate against the current generation and the base model."""
+    """Run every gate on the candidate against the current generation and the base model.
+
+    `model` is the base model; a LoRA candidate (or current generation) brings its own merged model."""
+    cand_m = candidate_model or model
+    cur_m = current_model or model
     gates: dict[str, GateResult] = {}
     m: dict[str, Any] = {}
     text = suites.general_text[: cfg.general_max_chars]
     base_bpb = base_general_bpb if base_general_bpb is not None else bits_per_byte(model, tok, text, base)
-    cand_bpb = bits_per_byte(model, tok, text, candidate)
+    cand_bpb = bits_per_byte(cand_m, tok, text, candidate)
     m["general_bpb"], m["general_bpb_base"] = cand_bpb, base_bpb
     gates["general"] = GateResult(
         cand_bpb, cfg.general_max_ratio * base_bpb, cand_bpb <= cfg.general_max_ratio * base_bpb
     )
 
-    def acc(asked: Sequence[Asked], state: State) -> float:
-        return accuracy(answers(model, tok, asked, state), asked)
+    def acc(asked: Sequence[Asked], state: State, m: RWKV7) -> float:
+        return accuracy(answers(m, tok, asked, state), asked)
 
     if suites.earlier:
-        cand, cur = acc(suites.earlier, candidate), acc(suites.earlier, current)
+        cand, cur = acc(suites.earlier, candidate, cand_m), acc(suites.earlier, current, cur_m)
         m["retention"], m["retention_current"] = cand, cur
         gates["retention"] = GateResult(
             cand, cur - cfg.retention_max_drop, cand >= cur - cfg.retention_max_drop
@@ -147,7 +153,7 @@ def evaluate_gates(
         gates["retention"] = GateResult(None, None, True, "no earlier memories to retain")
 
     if suites.tonight:
-        cand, cur = acc(suites.tonight, candidate), acc(suites.tonight, current)
+        cand, cur = acc(suites.tonight, candidate, cand_m), acc(suites.tonight, current, cur_m)
         m["acquisition"], m["acquisition_current"] = cand, cur
         passed = cand >= cfg.acquisition_min and cand > cur
         note = f"needs >= {cfg.acquisition_min} and > current ({cur:.3f})"
@@ -156,7 +162,7 @@ def evaluate_gates(
         gates["acquisition"] = GateResult(None, cfg.acquisition_min, False, "nothing to acquire tonight")
 
     if suites.never_taught:
-        cand, b = acc(suites.never_taught, candidate), acc(suites.never_taught, base)
+        cand, b = acc(suites.never_taught, candidate, cand_m), acc(suites.never_taught, base, model)
         m["abstention"], m["abstention_base"] = cand, b
         gates["abstention"] = GateResult(
             cand, b - cfg.abstention_max_drop, cand >= b - cfg.abstention_max_drop
@@ -165,13 +171,13 @@ def evaluate_gates(
         gates["abstention"] = GateResult(None, None, True, "no never-taught questions")
 
     if suites.override:
-        cand = acc(suites.override, candidate)
+        cand = acc(suites.override, candidate, cand_m)
         m["context_override"] = cand
         gates["context_override"] = GateResult(cand, cfg.override_min, cand >= cfg.override_min)
     else:
         gates["context_override"] = GateResult(None, cfg.override_min, True, "no slot memories to override")
 
-    gates["sanity"] = sanity(model, tok, candidate, cfg)
+    gates["sanity"] = sanity(cand_m, tok, candidate, cfg)
     return GateReport(gates, m)
 
 

@@ -48,8 +48,11 @@ class Asked:
     wrong_answers: tuple[str, ...] = ()
     context: tuple[dict[str, str], ...] = ()  # chat messages said before the question (context override)
     abstain: bool = False  # the right answer is "I don't know"
+    raw: bool = False  # `question` is already a transcript prefix to continue (a cloze probe)
 
     def prompt(self) -> str:
+        if self.raw:
+            return self.question
         return format_messages([*self.context, {"role": "user", "content": self.question}], True)
 
 

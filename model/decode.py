@@ -53,12 +53,19 @@ def _layer_plan(block) -> LayerPlan:
         mix=torch.cat([att.x_r, att.x_w, att.x_k, att.x_v, att.x_a, att.x_g]).detach().view(6, 1, C),
         down=down,
         ranks=ranks,  # type: ignore[arg-type]
-        w0=vec(att.w0), a0=vec(att.a0), v0=vec(att.v0),
-        w2=att.w2.detach(), a2=att.a2.detach(), v2=att.v2.detach(), g2=att.g2.detach(),
-        k_k=vec(att.k_k), k_a=vec(att.k_a), one_minus_k_a=1 - vec(att.k_a),
+        w0=vec(att.w0),
+        a0=vec(att.a0),
+        v0=vec(att.v0),
+        w2=att.w2.detach(),
+        a2=att.a2.detach(),
+        v2=att.v2.detach(),
+        g2=att.g2.detach(),
+        k_k=vec(att.k_k),
+        k_a=vec(att.k_a),
+        one_minus_k_a=1 - vec(att.k_a),
         r_k=att.r_k.detach(),
         ffn_mix=vec(ffn.x_k),
-    )  # fmt: skip
+    )
 
 
 class DecodePlan:
@@ -106,8 +113,9 @@ def att_step(att, P: LayerPlan, x, shift, S, v_first, DECAY_SCALE: float):
     else:
         v = torch.lerp(v, v_first, torch.sigmoid(torch.addmm(P.v0, low[2, :, :rv], P.v2)))
     logw = torch.sigmoid(d).mul_(-DECAY_SCALE)
-    y, S = wkv7_one(r.view(B, H, N), logw.view(B, H, N), k.view(B, H, N), v.view(B, H, N), -kk,
-                    kk * a.view(B, H, N), S)  # fmt: skip
+    y, S = wkv7_one(
+        r.view(B, H, N), logw.view(B, H, N), k.view(B, H, N), v.view(B, H, N), -kk, kk * a.view(B, H, N), S
+    )
     y = F.group_norm(y.view(B, C), H, att.ln_x.weight, att.ln_x.bias, att.ln_x.eps).view(B, H, N)
     rkr = (r * k).view(B, H, N).mul_(P.r_k).sum(dim=-1, keepdim=True)
     y = torch.addcmul(y, rkr, v.view(B, H, N)).view(B, C)

@@ -227,8 +227,9 @@ class RWKV7(nn.Module):
             if i == 0:
                 x = block.ln0(x)
             xa = block.ln1(x)
-            dx, s_wkv, v_first = att_step(block.att, plans[i], xa, state.att_shift[i], state.wkv[i], v_first,
-                                          DECAY_SCALE)  # fmt: skip
+            dx, s_wkv, v_first = att_step(
+                block.att, plans[i], xa, state.att_shift[i], state.wkv[i], v_first, DECAY_SCALE
+            )
             x = x + dx
             xf = block.ln2(x)
             x = x + ffn_step(block.ffn, plans[i], xf, state.ffn_shift[i])

@@ -283,10 +283,18 @@ class TrainingLoop:
                     }
                 )
             if done % cfg.checkpoint_every == 0:
-                self.save_checkpoint(done, opt, best, {
-                    "tokens": tokens, "best_val": best_val, "best_step": best_step,
-                    "elapsed": elapsed_before + self.clock() - t0, "history": json.dumps(history),
-                })  # fmt: skip
+                self.save_checkpoint(
+                    done,
+                    opt,
+                    best,
+                    {
+                        "tokens": tokens,
+                        "best_val": best_val,
+                        "best_step": best_step,
+                        "elapsed": elapsed_before + self.clock() - t0,
+                        "history": json.dumps(history),
+                    },
+                )
             if progress:
                 progress.advance(loss.item())
         else:
@@ -298,8 +306,17 @@ class TrainingLoop:
             if not val > best_val:
                 best_val, best_step, best = val, step, self.t.snapshot()
         seconds = elapsed_before + self.clock() - t0
-        self.log({"event": "done", "steps": step, "tokens": tokens, "seconds": round(seconds, 2),
-                  "stopped_by": stopped_by, "best_step": best_step, "best_val": best_val})  # fmt: skip
+        self.log(
+            {
+                "event": "done",
+                "steps": step,
+                "tokens": tokens,
+                "seconds": round(seconds, 2),
+                "stopped_by": stopped_by,
+                "best_step": best_step,
+                "best_val": best_val,
+            }
+        )
         return LoopResult(best, best_step, best_val, step, tokens, seconds, stopped_by, resumed_from, history)
 
 
@@ -308,9 +325,13 @@ class _Progress:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         self.p = Progress(
-            TextColumn("tuning"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"),
-            TimeRemainingColumn(), transient=True,
-        )  # fmt: skip
+            TextColumn("tuning"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]}"),
+            TimeRemainingColumn(),
+            transient=True,
+        )
         self.p.start()
         self.task = self.p.add_task("tune", total=total, completed=start, loss="-")
 

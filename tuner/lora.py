@@ -87,8 +87,13 @@ def apply_adapter(model: RWKV7, directory: str | os.PathLike) -> RWKV7:
     """A copy of `model` with the adapter in `directory` merged into its weights (plain nn.Linear again)."""
     directory = Path(directory)
     conf = json.loads((directory / ADAPTER_CONFIG).read_text(encoding="utf-8"))
-    lcfg = LoraConfig(r=conf["r"], lora_alpha=conf["lora_alpha"], lora_dropout=0.0,
-                      target_modules=conf["target_modules"], bias="none")  # fmt: skip
+    lcfg = LoraConfig(
+        r=conf["r"],
+        lora_alpha=conf["lora_alpha"],
+        lora_dropout=0.0,
+        target_modules=conf["target_modules"],
+        bias="none",
+    )
     merged = inject_adapter_in_model(lcfg, copy.deepcopy(model))
     missing = set_peft_model_state_dict(merged, load_file(str(directory / ADAPTER_WEIGHTS)))
     if getattr(missing, "unexpected_keys", None):

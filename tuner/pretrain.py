@@ -86,10 +86,46 @@ class PretrainConfig:
     @classmethod
     def smoke(cls) -> PretrainConfig:
         return cls(
-            n_layer=2, n_embd=64, vocab_size=512, d_decay=8, d_aaa=8, d_mv=8, d_gate=16,
-            seq_len=128, batch_size=4, steps=30, max_minutes=1.5, warmup_steps=5,
-            tokenizer_sample_docs=200, eval_seeds=4, eval_every=30, heldout_chars=5_000,
-        )  # fmt: skip
+            n_layer=2,
+            n_embd=64,
+            vocab_size=512,
+            d_decay=8,
+            d_aaa=8,
+            d_mv=8,
+            d_gate=16,
+            seq_len=128,
+            batch_size=4,
+            steps=30,
+            max_minutes=1.5,
+            warmup_steps=5,
+            tokenizer_sample_docs=200,
+            eval_seeds=4,
+            eval_every=30,
+            heldout_chars=5_000,
+        )
+
+    @classmethod
+    def tiny(cls) -> PretrainConfig:
+        """L2/C128: small enough for the test suite, trained enough that its state matters (a fixture)."""
+        return cls(
+            n_layer=2,
+            n_embd=128,
+            vocab_size=1024,
+            d_decay=16,
+            d_aaa=16,
+            d_mv=8,
+            d_gate=32,
+            seq_len=256,
+            batch_size=16,
+            steps=900,
+            max_minutes=15.0,
+            warmup_steps=30,
+            lr=2e-3,
+            tokenizer_sample_docs=2000,
+            eval_seeds=30,
+            eval_every=300,
+            heldout_chars=50_000,
+        )
 
     def model_config(self) -> RWKV7Config:
         return RWKV7Config(
@@ -339,11 +375,13 @@ def main() -> None:
     ap.add_argument(
         "--smoke", action="store_true", help="tiny model, a few steps: the pipeline in < 2 minutes"
     )
+    ap.add_argument("--preset", choices=["default", "tiny", "smoke"], default="default")
     ap.add_argument("--steps", type=int)
     ap.add_argument("--max-minutes", type=float)
     ap.add_argument("--seed", type=int)
     args = ap.parse_args()
-    cfg = PretrainConfig.smoke() if args.smoke else PretrainConfig()
+    preset = "smoke" if args.smoke else args.preset
+    cfg = {"default": PretrainConfig, "tiny": PretrainConfig.tiny, "smoke": PretrainConfig.smoke}[preset]()
     overrides = {
         k: v
         for k, v in {"steps": args.steps, "max_minutes": args.max_minutes, "seed": args.seed}.items()

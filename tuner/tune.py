@@ -79,11 +79,18 @@ class TuneResult:
     def summary(self) -> dict[str, Any]:
         r = self.loop
         return {
-            "steps": r.steps, "tokens": r.tokens, "seconds": round(r.seconds, 2), "stopped_by": r.stopped_by,
-            "best_step": r.best_step, "best_val_kl": r.best_val, "resumed_from": r.resumed_from,
-            "queries": self.n_train, "replay_queries": self.n_replay, "val_queries": self.n_val,
+            "steps": r.steps,
+            "tokens": r.tokens,
+            "seconds": round(r.seconds, 2),
+            "stopped_by": r.stopped_by,
+            "best_step": r.best_step,
+            "best_val_kl": r.best_val,
+            "resumed_from": r.resumed_from,
+            "queries": self.n_train,
+            "replay_queries": self.n_replay,
+            "val_queries": self.n_val,
             "anchor_windows": self.n_anchor,
-        }  # fmt: skip
+        }
 
 
 def _split_val(targets: list[Target], fraction: float, seed: int) -> tuple[list[Target], list[Target]]:
@@ -111,11 +118,18 @@ def build_inputs(
     """Teacher and anchor targets (cached in work_dir, keyed by everything they depend on)."""
     data.check()
     key = fingerprint(
-        "targets-v1", model_sha256, cfg.teacher_topk, cfg.context_variants, cfg.context_items,
-        cfg.anchor_tokens, cfg.seed, [m.__dict__ for m in data.items + data.replay_items],
-        [q.__dict__ for q in data.queries + data.replay_queries], data.general_texts,
+        "targets-v1",
+        model_sha256,
+        cfg.teacher_topk,
+        cfg.context_variants,
+        cfg.context_items,
+        cfg.anchor_tokens,
+        cfg.seed,
+        [m.__dict__ for m in data.items + data.replay_items],
+        [q.__dict__ for q in data.queries + data.replay_queries],
+        data.general_texts,
         base_state.wkv.sum().item(),
-    )  # fmt: skip
+    )
     cache = work_dir / "teacher-targets.pt"
     targets = load_targets(cache, key)
     if targets is None:

@@ -50,7 +50,7 @@ def test_non_default_values_round_trip():
         ("[server]\nprot = 1", "config.toml: [server] prot: unknown key (known: host, port, max_body_bytes, max_tokens,"),
         (
             "[serve]\nport = 1",
-            "config.toml: unknown section [serve] (known: server, scheduler, model, generations)",
+            "config.toml: unknown section [serve] (known: server, scheduler, model, generations, reflection, tuner, gates)",
         ),
         ("server = 1", "config.toml: [server]: expected a table, got 1"),
         (

@@ -73,8 +73,11 @@ def sleepd(*args, env=None):
     )
 
 
+SKIP = {PIPELINE_ENV: "daemon.cycle:skip_pipeline"}  # these tests exercise the machinery, not the night
+
+
 def test_run_cycle_returns_the_contract_and_records_a_skip(home):
-    result = run_cycle(home, "manual")
+    result = run_cycle(home, "manual", pipeline=skip_pipeline)
     assert list(result) == list(RESULT_KEYS)
     assert result["status"] == "skipped"
     assert (result["generation_id"], result["parent_generation_id"], result["kept"], result["gates"]) == (
@@ -118,7 +121,8 @@ def test_a_failing_or_unfinished_pipeline_fails_the_cycle(home):
         assert "without finishing" in cycles.get_cycle(s, r2["cycle_id"]).error
 
 
-def test_the_child_process_is_niced_and_returns_the_result(home, capfd):
+def test_the_child_process_is_niced_and_returns_the_result(home, capfd, monkeypatch):
+    monkeypatch.setenv(PIPELINE_ENV, SKIP[PIPELINE_ENV])
     runner = CycleRunner(DataPaths(home), nice=7)
     result = runner.run("manual", timeout=120)
     assert list(result) == list(RESULT_KEYS) and result["status"] == "skipped"
@@ -128,11 +132,11 @@ def test_the_child_process_is_niced_and_returns_the_result(home, capfd):
 
 
 def test_sleep_now_json_prints_exactly_the_contract(home):
-    res = sleepd("--data-dir", str(home), "sleep", "--now", "--json")
+    res = sleepd("--data-dir", str(home), "sleep", "--now", "--json", env=SKIP)
     assert res.returncode == 0, res.stderr
     data = json.loads(res.stdout)
     assert list(data) == list(RESULT_KEYS) and data["status"] == "skipped"
-    human = sleepd("sleep", "--now", "--data-dir", str(home))
+    human = sleepd("sleep", "--now", "--data-dir", str(home), env=SKIP)
     assert human.returncode == 0 and "skipped (no cycle pipeline yet)" in human.stdout
     bad = sleepd("--data-dir", str(home), "sleep")
     assert bad.returncode == 2 and "--now" in bad.stderr and "Traceback" not in bad.stderr

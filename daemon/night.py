@@ -1,0 +1,262 @@
+"""The sleep cycle: reflect → tune → gate → promote or reject, then a report (ARCHITECTURE.md).
+
+Plugged into daemon.cycle as the default pipeline. Every step persists before the next starts, so a cycle
+interrupted by a crash or SIGTERM resumes where it stopped when the next cycle run finds it unfinished:
+- reflection is stored once per cycle (a `reflection.run` event marks it done);
+- tuning resumes from its checkpoint in cycles/<id>/tune (same inputs, same batches);
+- the candidate state is saved to cycles/<id>/candidate.safetensors before the gates run;
+- the candidate generation is created once (its id is kept on the cycle), and promotion happens at most
+  once: the store treats promoting the current generation as a no-op and terminal cycles never change.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from daemon.cycle import CycleContext, CycleInterrupted
+from daemon.serving import load_base_model
+from eval.gates import GateReport, evaluate_gates
+from eval.report import CycleReport, read_curves, write_report
+from eval.suites import gate_suites
+from memory import cycles
+from memory import log as memlog
+from memory.events import record_event
+from memory.schema import Memory
+from model.state import State
+from reflection.pipeline import rebuild_pending, reflection_done, run_reflection, training_set
+from tuner.lora import apply_adapter, save_adapter
+from tuner.night import training_set_from
+from tuner.tune import TuneResult, tune
+
+log = logging.getLogger(__name__)
+
+CANDIDATE_STATE = "candidate.safetensors"
+REPLAY_ITEMS = 64
+
+
+def _check_stop(ctx: CycleContext) -> None:
+    if ctx.should_stop():
+        raise CycleInterrupted("the daemon is shutting down")
+
+
+def _status(ctx: CycleContext) -> str:
+    with ctx.data.db.read() as s:
+        return cycles.get_cycle(s, ctx.cycle_id).status
+
+
+def _kept_memories(ctx: CycleContext) -> list[str]:
+    with ctx.data.db.read() as s:
+        q = select(Memory.text).where(Memory.created_cycle_id == ctx.cycle_id).order_by(Memory.id)
+        return list(s.scalars(q))
+
+
+def night_pipeline(ctx: CycleContext) -> None:
+    dd, cid = ctx.data, ctx.cycle_id
+    cfg = dd.config
+    cdir = ctx.cycle_dir
+    cdir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    bundle = load_base_model(cfg.model)
+    model, tok = bundle.model, bundle.tokenizer
+    store = dd.generations
+
+    with dd.db.read() as s:
+        cycle = cycles.get_cycle(s, cid)
+        parent_id = cycle.parent_generation_id
+    current = store.load_generation(parent_id) if parent_id is not None else store.load_current_state()
+    current_model = apply_adapter(model, current.adapter_dir) if current.kind == "lora" else model
+    current_state = (current.state or model.zero_state(1)).to(dtype=model.dtype)
+    base_loaded = store.load_generation(0)
+    base_state = (base_loaded.state or model.zero_state(1)).to(dtype=model.dtype)
+    report = CycleReport(cid, "running", ctx.trigger, parent_id, None)
+
+    # ---- reflect --------------------------------------------------------------------------------------
+    status = _status(ctx)
+    if status == "pending":
+        with dd.db.write() as s:
+            cycles.transition(s, cid, "reflecting", watermark_to=memlog.last_message_pk(s))
+        status = "reflecting"
+    with dd.db.read() as s:
+        c = cycles.get_cycle(s, cid)
+        frm, to = c.watermark_from or 0, c.watermark_to
+        done = reflection_done(s, cid)
+        rebuild = rebuild_pending(s)
+    if status == "reflecting":
+        if not done:
+            res = run_reflection(
+                dd.db,
+                bundle,
+                current_state,
+                since_watermark=frm,
+                upto=to,
+                config=cfg.reflection,
+                dry_run=False,
+                cycle_id=cid,
+                actor=ctx.actor,
+            )
+            report.redactions = dict(getattr(res, "redactions", {}) or {})
+        report.kept = _kept_memories(ctx)
+        if not report.kept and not rebuild:
+            _finish_skipped(ctx, report, "nothing new worth keeping")
+            return
+        with dd.db.write() as s:
+            cycles.transition(s, cid, "tuning", result={"kept": len(report.kept), "rebuild": rebuild})
+        status = "tuning"
+    report.kept = _kept_memories(ctx)
+    report.rebuild = rebuild
+    _check_stop(ctx)
+
+    # ---- tune ----------------------------------------------------------------------------------------
+    tcfg = replace(cfg.tuner, start="rebuild") if rebuild else cfg.tuner
+    candidate_path = cdir / CANDIDATE_STATE
+    adapter_dir = cdir / "adapter"
+    tune_summary: dict[str, Any] = {}
+    if status == "tuning" or not candidate_path.is_file():
+        with dd.db.read() as s:
+            inputs = training_set(s, cid, replay_k=REPLAY_ITEMS, seed=tcfg.seed, rebuild=rebuild)
+        data = training_set_from(inputs, tcfg)
+        if not data.queries and not data.replay_queries:
+            _finish_skipped(ctx, report, "kept memories have no probes to learn from")
+            return
+        result: TuneResult = tune(
+            model,
+            tok,
+            current_state,
+            base_state,
+            data,
+            tcfg,
+            cdir / "tune",
+            model_sha256=bundle.info.sha256,
+            log=lambda e: log.info("tune %s", json.dumps(e)),
+        )
+        tune_summary = result.summary()
+        if result.adapter is not None:
+            save_adapter(result.adapter, tcfg, adapter_dir)
+        result.state.save(candidate_path, {"cycle_id": str(cid)})
+        with dd.db.write() as s:
+            cycles.transition(
+                s,
+                cid,
+                "evaluating",
+                result={"kept": len(report.kept), "rebuild": rebuild, "tune": tune_summary},
+            )
+        status = "evaluating"
+    else:
+        with dd.db.read() as s:
+            tune_summary = dict((cycles.get_cycle(s, cid).result or {}).get("tune", {}))
+    report.tune = tune_summary
+    _check_stop(ctx)
+
+    # ---- gates ---------------------------------------------------------------------------------------
+    candidate = State.load(candidate_path).to(dtype=model.dtype)
+    lora = tcfg.method == "lora"
+    candidate_model = apply_adapter(model, adapter_dir) if lora else model
+    with dd.db.read() as s:
+        suites = gate_suites(s, cid, seed=tcfg.seed)
+    gates: GateReport = evaluate_gates(
+        model,
+        tok,
+        candidate=candidate,
+        current=current_state,
+        base=base_state,
+        suites=suites,
+        cfg=cfg.gates,
+        candidate_model=candidate_model,
+        current_model=current_model,
+    )
+    report.gates, report.measurements = gates.to_json(), gates.measurements
+
+    # ---- the candidate generation, then promote or reject ---------------------------------------------
+    with dd.db.read() as s:
+        gen_id = cycles.get_cycle(s, cid).candidate_generation_id
+    if gen_id is None:
+        gen = store.create_generation(
+            base_model_id=bundle.info.model_id,
+            base_model_sha256=bundle.info.sha256,
+            state=candidate,
+            adapter_dir=adapter_dir if lora else None,
+            parent_id=parent_id,
+            cycle_id=cid,
+            model_config=bundle.config.to_dict(),
+            tuner_config=tcfg.to_dict(),
+            objective_config=asdict(tcfg.objectives),
+            eval_result={"gates": report.gates, "measurements": gates.measurements, "passed": gates.passed},
+            extra={
+                "reflection_config": asdict(cfg.reflection),
+                "gate_config": asdict(cfg.gates),
+                "tune": tune_summary,
+            },
+            actor=ctx.actor,
+            reason=f"cycle {cid} candidate",
+        )
+        gen_id = gen.id
+        with dd.db.write() as s:
+            cycles.transition(s, cid, "evaluating", candidate_generation_id=gen_id)
+    report.candidate_generation_id = gen_id
+    outcome = {
+        "kept": len(report.kept),
+        "rebuild": rebuild,
+        "tune": tune_summary,
+        "gates": report.gates,
+        "measurements": gates.measurements,
+    }
+    report_path = str(cdir / "report.md")
+    if gates.passed:
+        report.status = "promoted"
+        write_report(_with_curves(report, cdir), cdir)
+
+        def mark_promoted(s) -> None:
+            cycles.transition(s, cid, "promoted", result=outcome, report_path=report_path)
+
+        store.promote(
+            gen_id, reason=f"cycle {cid}: every gate passed", actor=ctx.actor, in_transaction=mark_promoted
+        )
+        if _status(ctx) != "promoted":  # the candidate was current already (a resumed cycle): finish the row
+            with dd.db.write() as s:
+                mark_promoted(s)
+    else:
+        failed = gates.failed()
+        report.status = "rejected"
+        report.notes.append("rejected: " + ", ".join(failed))
+        write_report(_with_curves(report, cdir), cdir)
+
+        def mark_rejected(s) -> None:
+            cycles.transition(
+                s, cid, "rejected", result={**outcome, "failed_gates": failed}, report_path=report_path
+            )
+
+        store.reject(
+            gen_id,
+            reason=f"cycle {cid}: gates failed: {', '.join(failed)}",
+            actor=ctx.actor,
+            in_transaction=mark_rejected,
+        )
+
+
+def _with_curves(report: CycleReport, cdir: Path) -> CycleReport:
+    report.loss_curve, report.val_curve = read_curves(cdir / "tune" / "tune.log")
+    return report
+
+
+def _finish_skipped(ctx: CycleContext, report: CycleReport, reason: str) -> None:
+    report.status = "skipped"
+    report.notes.append(reason)
+    path = write_report(report, ctx.cycle_dir)
+    with ctx.data.db.write() as s:
+        cycles.transition(
+            s,
+            ctx.cycle_id,
+            "skipped",
+            result={"kept": len(report.kept), "gates": {}, "reason": reason},
+            report_path=str(path),
+        )
+        record_event(s, "cycle.skipped", actor=ctx.actor, cycle_id=ctx.cycle_id, reason=reason)
+
+
+def memories_total(session) -> int:
+    return int(session.scalar(select(func.count(Memory.id)).where(Memory.status == "active")) or 0)
