@@ -51,6 +51,8 @@ from daemon import (  # noqa: E402  (mounted after the root callback exists)
     cli_gen,
     cli_init,
     cli_log,
+    cli_memories,
+    cli_reflect,
     cli_serve,
     cli_service,
     cli_sleep,
@@ -65,6 +67,8 @@ cli_chat.register(app)
 cli_sleep.register(app)
 cli_status.register(app)
 cli_service.register(app)
+cli_reflect.register(app)
+cli_memories.register(app)
 
 
 def main() -> None:

@@ -176,6 +176,7 @@ _I_AM = re.compile(
 _POSSESSIVE = re.compile(r"\b(?:my|our)\s+(?!god\b|goodness\b|gosh\b|pleasure\b|bad\b)([a-z]+)", re.I)
 _SECOND_PERSON = re.compile(r"\b(?:you|your|yours|yourself|you're|you've|you'll|you'd|ya)\b", re.I)
 _FIRST_PERSON = re.compile(r"\b(?:i|me|my|mine|myself|i'm|i've|i'll|i'd|we|us|our|ours|we're|we've)\b", re.I)
+_MASK = re.compile(r"\[REDACTED:[a-z_]+\]")
 _SENT_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
 _MONTH_NAMES = (
@@ -333,7 +334,8 @@ def salience(
     context: Context | None = None,
 ) -> Score:
     """Score one (redacted) message. Deterministic; no model; fast enough for every message of a day."""
-    text = text.replace("’", "'")
+    # A redaction mask is not information: "[REDACTED:api_key]" must not read as a name or a rare word.
+    text = _MASK.sub(" ", text.replace("’", "'"))
     role_w = config.role_weight(role)
     ctx = context or Context()
     sents = _sentences(text)
@@ -464,3 +466,57 @@ def score_segments(
     """Score a batch (one night's segments, in conversation order), with context features."""
     contexts = contexts_for(segments, config)
     return [score_segment(s, feedback, config, c) for s, c in zip(segments, contexts, strict=True)]
+
+
+# --------------------------------------------------------------------------------------------- small talk
+
+# Words that carry no fact in a reaction ("Wow, that's so cool!", "Great to chat again!").
+_REACTION_WORDS = _words(
+    """
+    hey hello thanks thank wow congrats congratulations awesome amazing cool nice great good glad happy proud
+    love lovely wonderful fantastic sweet sounds fun yay haha lol totally absolutely definitely exactly sure
+    okay yeah yes see bye care luck cheers blast beautiful gorgeous stunning incredible super thrilled excited
+    inspiring hear heard chat chatting talk talking catch soon that's what's there's here's how's let's
+    """
+)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=\S)")
+_INFO_COMPONENTS = ("cue", "correction", "self_disclosure", "names", "temporal", "numbers", "plans", "media")
+
+
+def is_small_talk(sentence: str) -> bool:
+    """A sentence with no fact in it: a greeting or reaction, or a question to the listener.
+
+    Conservative on purpose: any sign of information (a name, date, number, plan, self-disclosure, media,
+    cue or correction) keeps the sentence, and so do two or more content words that are not reaction words.
+    A question is small talk when it asks about the listener ("How have you been?") or is bare ("What
+    now?"); "Sunflowers mean warmth, right?" states something and stays."""
+    text = sentence.replace("’", "'").strip()
+    if not text:
+        return True
+    comps = salience(text, "user").components
+    if any(comps[c] > 0 for c in _INFO_COMPONENTS):
+        return False
+    # A capitalised word after the first that did not count as a name is a vocative ("..., Caroline!").
+    tokens = _WORD.findall(text)
+    vocatives = {w.lower() for w in tokens[1:] if w[:1].isupper()}
+    words = [w for w in _content_words(text) if w not in _REACTION_WORDS and w not in vocatives]
+    if text.endswith("?"):
+        return bool(_SECOND_PERSON.search(text)) or len(words) <= 1
+    return len(words) <= 1
+
+
+def split_small_talk(text: str) -> tuple[str, str]:
+    """(information, small talk): the message's sentences sorted into the two, each in original order.
+
+    Returns (text, "") when nothing is small talk and ("", text) when everything is."""
+    sentences = [s for s in _SENTENCE.split(text.strip()) if s]
+    if len(sentences) <= 1:
+        return ("", text) if sentences and is_small_talk(sentences[0]) else (text, "")
+    keep, drop = [], []
+    for s in sentences:
+        (drop if is_small_talk(s) else keep).append(s)
+    if not drop:
+        return text, ""
+    if not keep:
+        return "", text
+    return " ".join(keep), " ".join(drop)
