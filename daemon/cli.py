@@ -57,6 +57,7 @@ from daemon import (  # noqa: E402  (mounted after the root callback exists)
     cli_service,
     cli_sleep,
     cli_status,
+    cli_tune,
 )
 
 cli_init.register(app)
@@ -69,6 +70,7 @@ cli_status.register(app)
 cli_service.register(app)
 cli_reflect.register(app)
 cli_memories.register(app)
+cli_tune.register(app)
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from daemon.cycle import CycleContext, CycleInterrupted
+from daemon.init import DataDir
 from daemon.serving import load_base_model
 from eval.gates import GateReport, evaluate_gates
 from eval.report import CycleReport, read_curves, write_report
@@ -28,6 +29,7 @@ from memory import cycles
 from memory import log as memlog
 from memory.events import record_event
 from memory.schema import Memory
+from model.bundle import ModelBundle
 from model.state import State
 from reflection.pipeline import rebuild_pending, reflection_done, run_reflection, training_set
 from tuner.lora import apply_adapter, save_adapter
@@ -115,36 +117,15 @@ def night_pipeline(ctx: CycleContext) -> None:
     tcfg = replace(cfg.tuner, start="rebuild") if rebuild else cfg.tuner
     candidate_path = cdir / CANDIDATE_STATE
     adapter_dir = cdir / "adapter"
-    tune_summary: dict[str, Any] = {}
     if status == "tuning" or not candidate_path.is_file():
-        with dd.db.read() as s:
-            inputs = training_set(s, cid, replay_k=REPLAY_ITEMS, seed=tcfg.seed, rebuild=rebuild)
-        data = training_set_from(inputs, tcfg)
-        if not data.queries and not data.replay_queries:
+        outcome = tune_for_cycle(ctx.data, cid, bundle, current_state, base_state, rebuild)
+        if outcome is None:
             _finish_skipped(ctx, report, "kept memories have no probes to learn from")
             return
-        result: TuneResult = tune(
-            model,
-            tok,
-            current_state,
-            base_state,
-            data,
-            tcfg,
-            cdir / "tune",
-            model_sha256=bundle.info.sha256,
-            log=lambda e: log.info("tune %s", json.dumps(e)),
-        )
-        tune_summary = result.summary()
-        if result.adapter is not None:
-            save_adapter(result.adapter, tcfg, adapter_dir)
-        result.state.save(candidate_path, {"cycle_id": str(cid)})
+        tune_summary = outcome
         with dd.db.write() as s:
-            cycles.transition(
-                s,
-                cid,
-                "evaluating",
-                result={"kept": len(report.kept), "rebuild": rebuild, "tune": tune_summary},
-            )
+            result = {"kept": len(report.kept), "rebuild": rebuild, "tune": tune_summary}
+            cycles.transition(s, cid, "evaluating", result=result)
         status = "evaluating"
     else:
         with dd.db.read() as s:
@@ -236,6 +217,36 @@ def night_pipeline(ctx: CycleContext) -> None:
             actor=ctx.actor,
             in_transaction=mark_rejected,
         )
+
+
+def tune_for_cycle(
+    dd: DataDir, cid: int, bundle: ModelBundle, start_state: State, base_state: State, rebuild: bool
+) -> dict[str, Any] | None:
+    """Tune the cycle's candidate (resuming from its checkpoint) and save it to the cycle directory:
+    candidate.safetensors, plus adapter/ for LoRA. Returns the tuner's summary; None when the kept items
+    have nothing to learn from. Shared by the night and `sleepd tune --cycle ID`."""
+    tcfg = replace(dd.config.tuner, start="rebuild") if rebuild else dd.config.tuner
+    cdir = dd.paths.cycle_dir(cid)
+    with dd.db.read() as s:
+        inputs = training_set(s, cid, replay_k=REPLAY_ITEMS, seed=tcfg.seed, rebuild=rebuild)
+    data = training_set_from(inputs, tcfg)
+    if not data.queries and not data.replay_queries:
+        return None
+    result: TuneResult = tune(
+        bundle.model,
+        bundle.tokenizer,
+        start_state,
+        base_state,
+        data,
+        tcfg,
+        cdir / "tune",
+        model_sha256=bundle.info.sha256,
+        log=lambda e: log.info("tune %s", json.dumps(e)),
+    )
+    if result.adapter is not None:
+        save_adapter(result.adapter, tcfg, cdir / "adapter")
+    result.state.save(cdir / CANDIDATE_STATE, {"cycle_id": str(cid)})
+    return result.summary()
 
 
 def _with_curves(report: CycleReport, cdir: Path) -> CycleReport:

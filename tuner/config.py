@@ -7,6 +7,7 @@ to the base model protects general ability, and replay of earlier memories is re
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -49,7 +50,9 @@ class TunerConfig:
     context_variants: int = 2  # teacher contexts per query (item order and company vary)
     context_items: int = 8  # items in one teacher context at most
     seed: int = 0
-    threads: int = 2
+    # torch threads; 0 = all cores but one. Never oversubscribe: with the daemon's inference thread busy, a
+    # second tuner thread waiting at every parallel-region barrier made steps >10x slower on 2 cores.
+    threads: int = 0
     # LoRA (method = "lora")
     lora_rank: int = 8
     lora_alpha: float = 16.0
@@ -57,3 +60,6 @@ class TunerConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def torch_threads(self) -> int:
+        return self.threads if self.threads > 0 else max(1, (os.cpu_count() or 2) - 1)

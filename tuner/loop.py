@@ -216,7 +216,7 @@ class TrainingLoop:
     # ---- the loop --------------------------------------------------------------------------------------
     def run(self) -> LoopResult:
         cfg = self.cfg
-        torch.set_num_threads(cfg.threads)
+        torch.set_num_threads(cfg.torch_threads())
         params = self.t.parameters()
         opt = torch.optim.Adam(params, lr=self.lr, betas=cfg.betas, eps=1e-8)
         start_step, tokens, elapsed_before = 0, 0, 0.0

@@ -184,7 +184,7 @@ def tune(
     """Tune a candidate from `start_state` (warm) or `base_state` (rebuild, per cfg.start)."""
     work_dir = Path(work_dir)
     started = (clock or time.monotonic)()
-    torch.set_num_threads(cfg.threads)
+    torch.set_num_threads(cfg.torch_threads())
     model.requires_grad_(False)
     model.eval()
     torch.manual_seed(cfg.seed)

@@ -47,10 +47,14 @@ def test_non_default_values_round_trip():
         ('[server]\nport = "x"', 'config.toml: [server] port: expected an integer 1..65535, got "x"'),
         ("[server]\nport = 0", "config.toml: [server] port: expected an integer 1..65535, got 0"),
         ("[server]\nport = 80.5", "config.toml: [server] port: expected an integer 1..65535, got 80.5"),
-        ("[server]\nprot = 1", "config.toml: [server] prot: unknown key (known: host, port, max_body_bytes, max_tokens,"),
+        (
+            "[server]\nprot = 1",
+            "config.toml: [server] prot: unknown key (known: host, port, max_body_bytes, max_tokens,",
+        ),
         (
             "[serve]\nport = 1",
-            "config.toml: unknown section [serve] (known: server, scheduler, model, generations, reflection, tuner, gates)",
+            "config.toml: unknown section [serve] (known: server, scheduler, model, generations, "
+            "reflection, tuner, gates)",
         ),
         ("server = 1", "config.toml: [server]: expected a table, got 1"),
         (

