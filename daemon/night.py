@@ -88,6 +88,7 @@ def night_pipeline(ctx: CycleContext) -> None:
         frm, to = c.watermark_from or 0, c.watermark_to
         done = reflection_done(s, cid)
         rebuild = rebuild_pending(s)
+    report.rebuild = rebuild
     if status == "reflecting":
         if not done:
             res = run_reflection(
@@ -263,7 +264,7 @@ def _finish_skipped(ctx: CycleContext, report: CycleReport, reason: str) -> None
             s,
             ctx.cycle_id,
             "skipped",
-            result={"kept": len(report.kept), "gates": {}, "reason": reason},
+            result={"kept": len(report.kept), "rebuild": report.rebuild, "gates": {}, "reason": reason},
             report_path=str(path),
         )
         record_event(s, "cycle.skipped", actor=ctx.actor, cycle_id=ctx.cycle_id, reason=reason)

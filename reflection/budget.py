@@ -34,6 +34,9 @@ class BudgetConfig:
     max_tokens: int | None = None  # absolute cap; with both set, the smaller budget wins
     strategy: Strategy = "density"
     min_score: float = 0.0  # segments scoring at or below this are never kept, whatever the budget
+    # Floor for the fraction budget: on a quiet day (one "my dog is called Biscuit" and a reply) 30% of
+    # the tokens is too small to hold any whole sentence, and the fact would never be kept.
+    min_tokens: int = 0
 
 
 @dataclass(frozen=True)
@@ -85,14 +88,15 @@ class Selection:
 
 
 def budget_tokens(total_tokens: int, config: BudgetConfig = BudgetConfig()) -> int:
-    """The token budget for a day of `total_tokens`."""
+    """The token budget for a day of `total_tokens`: the fraction (at least `min_tokens`, at most the whole
+    day), capped by `max_tokens`."""
     if config.fraction is None and config.max_tokens is None:
         raise ValueError("budget needs a fraction, an absolute number of tokens, or both")
     limits = []
     if config.fraction is not None:
         if not 0.0 <= config.fraction <= 1.0:
             raise ValueError(f"budget fraction must be in [0, 1], got {config.fraction}")
-        limits.append(int(config.fraction * total_tokens))
+        limits.append(max(int(config.fraction * total_tokens), min(config.min_tokens, total_tokens)))
     if config.max_tokens is not None:
         if config.max_tokens < 0:
             raise ValueError(f"budget max_tokens must be >= 0, got {config.max_tokens}")

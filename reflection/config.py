@@ -43,6 +43,13 @@ class ReflectionConfig:
         default=None,
         metadata={"help": "Absolute cap on kept tokens; with both set, the smaller budget wins.", "min": 0},
     )
+    budget_min_tokens: int = field(
+        default=32,
+        metadata={
+            "help": "The fraction budget is at least this many tokens (a quiet day keeps its fact).",
+            "min": 0,
+        },
+    )
     budget_strategy: Literal["density", "score"] = field(
         default="density", metadata={"help": "Greedy order: score per token (density) or score."}
     )
@@ -161,7 +168,11 @@ class ReflectionConfig:
     # ---- views for the component modules ------------------------------------------------------------------
     def budget_config(self) -> BudgetConfig:
         return BudgetConfig(
-            self.budget_fraction, self.budget_max_tokens, self.budget_strategy, self.min_score
+            self.budget_fraction,
+            self.budget_max_tokens,
+            self.budget_strategy,
+            self.min_score,
+            self.budget_min_tokens,
         )
 
     def redaction_config(self) -> RedactionConfig:

@@ -22,6 +22,7 @@ import argparse
 import json
 import math
 import random
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
@@ -63,8 +64,8 @@ class PretrainConfig:
     # optimisation
     seq_len: int = 512
     batch_size: int = 8
-    steps: int = 2400
-    max_minutes: float = 70.0  # hard wall-clock cap; training stops early and keeps the last weights
+    steps: int = 1100
+    max_minutes: float = 55.0  # hard wall-clock cap; training stops early and keeps the last weights
     lr: float = 1e-3
     lr_final: float = 2e-5
     warmup_steps: int = 60
@@ -74,19 +75,19 @@ class PretrainConfig:
     # data
     chat_fraction: float = 0.5
     chat_questions: tuple[int, int] = (2, 4)  # questions asked at the end of each pretraining chat
-    answer_weight: float = 3.0  # loss weight of answer tokens (in-context recall is the scarce signal)
-    repeat_fraction: float = 0.0  # share of general documents given as a passage read twice
-    repeat_max_tokens: int = 160
-    repeat_weight: float = 1.0  # loss weight of the second reading
+    answer_weight: float = 5.0  # loss weight of answer tokens (in-context recall is the scarce signal)
+    repeat_fraction: float = 0.4  # share of general documents given as a passage read twice
+    repeat_max_tokens: int = 48
+    repeat_weight: float = 4.0  # loss weight of the second reading
     # Curriculum: the first tokens are only passages read twice. Copying from context forms quickly when
     # it is most of the signal and not at all when diluted (measured on the tiny preset: copy-loss ratio
     # 0.73 after 600 steps of pure repeats, 0.99 after 1,000 steps of a mix with 60% repeats), and
     # in-context recall is built on it.
-    copy_warmup_tokens: int = 0
+    copy_warmup_tokens: int = 1_200_000
     tokenizer_sample_docs: int = 4000
     # evaluation
     eval_seeds: int = 100  # evaluation personas (seeds 0..eval_seeds-1, never used in training)
-    eval_every: int = 400
+    eval_every: int = 0  # 0: only the final evaluation (an evaluation costs minutes at the default shape)
     heldout_chars: int = 200_000
     seed: int = 0
     threads: int = 2
@@ -110,6 +111,7 @@ class PretrainConfig:
             eval_seeds=4,
             eval_every=30,
             heldout_chars=5_000,
+            copy_warmup_tokens=4_000,
         )
 
     @classmethod
@@ -125,13 +127,14 @@ class PretrainConfig:
             d_gate=32,
             seq_len=256,
             batch_size=16,
-            steps=900,
-            max_minutes=15.0,
+            steps=1500,
+            max_minutes=25.0,
             warmup_steps=30,
             lr=2e-3,
             tokenizer_sample_docs=2000,
             eval_seeds=30,
             eval_every=300,
+            copy_warmup_tokens=2_000_000,
             heldout_chars=50_000,
         )
 
@@ -221,9 +224,9 @@ def token_stream(cfg: PretrainConfig, tok: TrieTokenizer) -> Iterator[tuple[int,
     rng = random.Random(cfg.seed + 17)
     chats = iter_pretrain_chats(config=ChatConfig(questions=cfg.chat_questions))  # seeds >= 1_000_000 only
     general = general_documents(random.Random(cfg.seed + 29))
-    n_chat = n_general = 0
+    n_chat = n_general = n_warmup = 0  # the mix is counted after the warmup, or it would open with chats only
     while True:
-        warmup = n_general < cfg.copy_warmup_tokens  # first phase: passages read twice, nothing else
+        warmup = n_warmup < cfg.copy_warmup_tokens  # first phase: passages read twice, nothing else
         # Keep the token mix near chat_fraction whatever the document lengths are.
         if not warmup and (n_chat <= cfg.chat_fraction * (n_chat + n_general) or rng.random() < 0.01):
             ids, weights = chat_tokens(next(chats), tok, cfg.answer_weight)
@@ -241,7 +244,10 @@ def token_stream(cfg: PretrainConfig, tok: TrieTokenizer) -> Iterator[tuple[int,
                 weights = [1.0] * (n + len(sep)) + [cfg.repeat_weight] * n
             else:
                 weights = [1.0] * len(ids)
-            n_general += len(ids)
+            if warmup:
+                n_warmup += len(ids)
+            else:
+                n_general += len(ids)
         yield from zip(ids, weights, strict=True)
         yield EOD_ID, 1.0
 
@@ -440,7 +446,7 @@ def main() -> None:
         if v is not None
     }
     cfg = replace(cfg, **overrides)
-    card = pretrain(cfg, args.out)
+    card = pretrain(cfg, args.out, log=lambda line: print(line, file=sys.stderr, flush=True))
     print(
         json.dumps(
             {k: card[k] for k in ("parameters", "tokens_seen", "train_minutes", "final_eval")}, indent=2

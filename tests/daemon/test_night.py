@@ -92,6 +92,7 @@ def test_a_forgotten_item_never_reaches_the_next_night(home):
             forget_memory(s, victim.id, actor="test", reason="user asked")
     log_day(home, "day2", [("user", "My dog is called Biscuit."), ("assistant", "Cute name!")])
     second = run_cycle(home, "manual")
+    assert second["status"] in ("promoted", "rejected"), Path(second["report"]).read_text()
     with open_data_dir(home) as dd, dd.db.read() as s:
         from memory import cycles
 

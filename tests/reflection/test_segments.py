@@ -109,6 +109,11 @@ def test_budget_tokens():
     assert budget_tokens(1000, BudgetConfig(fraction=None, max_tokens=120)) == 120
     assert budget_tokens(1000, BudgetConfig(fraction=0.3, max_tokens=120)) == 120
     assert budget_tokens(100, BudgetConfig(fraction=0.3, max_tokens=120)) == 30
+    # the floor: a quiet day still fits a sentence, never more than the day, and the cap still wins
+    assert budget_tokens(12, BudgetConfig(fraction=0.3, min_tokens=32)) == 12
+    assert budget_tokens(60, BudgetConfig(fraction=0.3, min_tokens=32)) == 32
+    assert budget_tokens(1000, BudgetConfig(fraction=0.3, min_tokens=32)) == 300
+    assert budget_tokens(60, BudgetConfig(fraction=0.3, max_tokens=20, min_tokens=32)) == 20
     for bad in (BudgetConfig(fraction=None), BudgetConfig(fraction=1.5), BudgetConfig(max_tokens=-1)):
         with pytest.raises(ValueError):
             budget_tokens(100, bad)

@@ -4,11 +4,12 @@ reproducible (same seed, same tokenizer and bit-identical weights)."""
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import subprocess
 import sys
 import time
+
+import torch
 
 from model.bundle import load_bundle
 from tuner.pretrain import PretrainConfig, pretrain
@@ -34,8 +35,12 @@ def test_smoke_runs_end_to_end_in_under_two_minutes(tmp_path):
     assert card["pretrain_config"]["seed"] == 0 and card["steps"] == PretrainConfig.smoke().steps
 
 
-def _digest(path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def _contents(path) -> tuple[dict, dict]:
+    """Tensors and metadata. Not the file digest: safetensors writes the metadata map in hash order."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as f:
+        return {k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata())  # noqa: SIM118
 
 
 def test_same_seed_same_model(tmp_path):
@@ -43,4 +48,28 @@ def test_same_seed_same_model(tmp_path):
     pretrain(cfg, tmp_path / "a", log=lambda _: None)
     pretrain(cfg, tmp_path / "b", log=lambda _: None)
     assert (tmp_path / "a" / "vocab.txt").read_text() == (tmp_path / "b" / "vocab.txt").read_text()
-    assert _digest(tmp_path / "a" / "model.safetensors") == _digest(tmp_path / "b" / "model.safetensors")
+    (ta, ma), (tb, mb) = (
+        _contents(tmp_path / "a" / "model.safetensors"),
+        _contents(tmp_path / "b" / "model.safetensors"),
+    )
+    assert ma == mb and ta.keys() == tb.keys()
+    assert all(torch.equal(ta[k], tb[k]) for k in ta)  # bit-identical weights
+
+
+def test_the_mix_after_the_copy_warmup_keeps_its_proportions():
+    """The warmup is only passages read twice (no chat); right after it, chats and general text
+    alternate at chat_fraction (the warmup's tokens must not count as general text, or the mix would
+    open with millions of chat-only tokens)."""
+    from itertools import islice
+
+    from model.tokenizer import world_tokenizer
+    from tuner.pretrain import token_stream
+
+    cfg = dataclasses.replace(
+        PretrainConfig.smoke(), copy_warmup_tokens=6_000, answer_weight=5.0, repeat_weight=4.0
+    )
+    cfg = dataclasses.replace(cfg, chat_fraction=0.5, repeat_fraction=1.0)
+    weights = [w for _, w in islice(token_stream(cfg, world_tokenizer()), 40_000)]
+    end = weights.index(5.0)  # the first chat answer: the warmup is over
+    assert end >= 6_000 and 4.0 in weights[:end]  # the warmup: copies only
+    assert 4.0 in weights[end : end + 3_000]  # general text again within a few chats, not 6,000 tokens later
