@@ -112,6 +112,7 @@ class PretrainConfig:
             eval_every=30,
             heldout_chars=5_000,
             copy_warmup_tokens=4_000,
+            threads=1,  # tiny matrices: a second thread only adds barrier waits
         )
 
     @classmethod
