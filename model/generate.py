@@ -75,6 +75,7 @@ def sample_token(logits: torch.Tensor, cfg: SamplingConfig, generator: torch.Gen
         sorted_p, order = torch.sort(probs, descending=True)
         # Keep the smallest prefix whose mass reaches top_p (the token that crosses the line stays).
         drop = (torch.cumsum(sorted_p, dim=-1) - sorted_p) >= cfg.top_p
+        drop[0] = False  # the most likely token always stays (rounding can push a tiny top_p below 0)
         sorted_p = sorted_p.masked_fill(drop, 0.0)
         probs = torch.zeros_like(probs).scatter_(0, order, sorted_p)
     return int(torch.multinomial(probs, 1, generator=generator))

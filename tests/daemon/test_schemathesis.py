@@ -43,7 +43,7 @@ def srv(tmp_path_factory):
         yield s
 
 
-def fuzz(srv, op, mode, name, seen):
+def fuzz(srv, op, mode, name, seen, first):
     @settings(
         max_examples=FEW.get(name, EXAMPLES),
         deadline=None,
@@ -55,7 +55,9 @@ def fuzz(srv, op, mode, name, seen):
     @given(case=op.as_strategy(generation_mode=mode))
     def check(case):
         response = case.call(base_url=srv.url, headers=srv.headers, timeout=60)
-        seen.setdefault(name, set()).add(response.status_code)
+        if response.status_code not in seen.setdefault(name, set()):
+            seen[name].add(response.status_code)
+            first.setdefault(name, []).append(f"{response.status_code}: {response.text[:200]}")
         assert response.status_code < 500, (
             f"{name} -> {response.status_code}: {response.text[:300]}\n{case.as_curl_command()}\n"
             f"server log:\n{srv.log_text()[-3000:]}"
@@ -75,12 +77,14 @@ def test_no_5xx_for_any_generated_request(srv):
         "POST /v1/sleep",
     } <= names
     seen: dict[str, set[int]] = {}
+    first: dict[str, list[str]] = {}  # the first response of each status, for the failure message
     for op in operations:
         name = f"{op.method.upper()} {op.path}"
         has_input = bool(op.body) or any(True for _ in op.iter_parameters())
         modes = [GenerationMode.POSITIVE, GenerationMode.NEGATIVE] if has_input else [GenerationMode.POSITIVE]
         for mode in modes:
-            fuzz(srv, op, mode, name, seen)
+            fuzz(srv, op, mode, name, seen, first)
     # The fuzzer reached the handlers, not just the validation: some requests were accepted.
-    assert 200 in seen["POST /v1/chat/completions"] and 201 in seen["POST /v1/interactions"]
+    assert 200 in seen["POST /v1/chat/completions"], first["POST /v1/chat/completions"]
+    assert 201 in seen["POST /v1/interactions"], first["POST /v1/interactions"]
     assert 422 in seen["POST /v1/interactions"]

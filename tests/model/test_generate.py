@@ -63,6 +63,15 @@ def test_top_k_and_top_p_restrict_support():
     assert seen == {0}  # the top token alone already holds > 50% of the mass
 
 
+@pytest.mark.parametrize("top_p", [5e-324, 1e-12, 1e-7])
+def test_a_vanishing_top_p_keeps_the_most_likely_token(top_p):
+    # Found by the API fuzzer: rounding in the cumulative sum dropped even the top token (a 500).
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(1000, generator=g) * 3
+    for _ in range(20):
+        assert sample_token(logits, SamplingConfig(temperature=1.0, top_p=top_p), g) == int(logits.argmax())
+
+
 def test_stop_string_cuts_and_streaming_never_leaks_it(model, tok):
     cfg = SamplingConfig(max_tokens=40, temperature=0, stop_on_eod=False)
     free = generate(model, tok, "Hi", config=cfg).text
