@@ -26,9 +26,14 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# Each prints JSON with its in-run reference; run them on an otherwise idle machine (BENCHMARKS.md).
 bench: install
 	$(PY) bench/wkv.py --json
 	$(PY) bench/model.py --json
+	$(PY) bench/tune.py --json --shape both
+	$(PY) bench/api.py --json
+	$(PY) bench/reflection.py --json
+	$(PY) bench/init_ablation.py --json
 
 clean-venv:
 	rm -rf $(VENV)
