@@ -85,31 +85,42 @@ RESUME_SCRIPT = textwrap.dedent(
     vocab = {{i + 1: b for i, b in enumerate(BYTE_TOKENS)}}
     tok = TrieTokenizer(vocab, padded_vocab_size=TINY_CONFIG.vocab_size)
     cfg = TunerConfig(**{cfg!r})
-    tune(model, tok, model.zero_state(1), model.zero_state(1), night, cfg, {work!r})
+    res = tune(model, tok, model.zero_state(1), model.zero_state(1), night, cfg, {work!r})
+    res.state.save({work!r} + "/final.safetensors")
+    print(json.dumps({{"resumed_from": res.loop.resumed_from, "best_step": res.loop.best_step}}))
     """
 )
 
 
-def test_killed_tuner_resumes_to_the_same_state(tiny_random, tmp_path, night):
-    model, tok = tiny_random
-    cfg_kw = dict(steps=12, checkpoint_every=5, eval_every=4, context_variants=1, batch_size=4, lr=0.3)
-    work = tmp_path / "killed"
+def _tune_in_a_process(night, cfg_kw, work, kill_at=None) -> subprocess.CompletedProcess:
+    """One tuner run in a fresh process, as the daemon runs it (a crash and its resume are two processes)."""
     script = RESUME_SCRIPT.format(night=json.dumps(dataclasses.asdict(night)), cfg=cfg_kw, work=str(work))
-    env = {**os.environ, "SLEEPD_TUNE_KILL_AT": "7"}
-    proc = subprocess.run(
+    env = {k: v for k, v in os.environ.items() if k != "SLEEPD_TUNE_KILL_AT"}
+    if kill_at is not None:
+        env["SLEEPD_TUNE_KILL_AT"] = str(kill_at)
+    return subprocess.run(
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
     )
-    assert proc.returncode == -9, proc.stderr[-2000:]  # SIGKILLed at step 7, after the step-5 checkpoint
-    assert (work / "tune-checkpoint.pt").is_file()
 
-    cfg = TunerConfig(**cfg_kw)
-    resumed = tune(model, tok, model.zero_state(1), model.zero_state(1), night, cfg, work)
-    assert resumed.loop.resumed_from == 5
-    straight = tune(model, tok, model.zero_state(1), model.zero_state(1), night, cfg, tmp_path / "straight")
-    assert straight.loop.resumed_from is None
-    assert resumed.loop.best_step == straight.loop.best_step
-    assert (resumed.state.wkv - straight.state.wkv).abs().max().item() <= 1e-6
-    assert not torch.equal(straight.state.wkv, model.zero_state(1).wkv)  # it did learn something
+
+def test_killed_tuner_resumes_to_the_same_state(tiny_random, tmp_path, night):
+    model, _ = tiny_random
+    cfg_kw = dict(steps=12, checkpoint_every=5, eval_every=4, context_variants=1, batch_size=4, lr=0.3)
+    work = tmp_path / "killed"
+    proc = _tune_in_a_process(night, cfg_kw, work, kill_at=7)
+    assert proc.returncode == -9, proc.stderr[-2000:]  # SIGKILLed at step 7, after the step-5 checkpoint
+    assert (work / "tune-checkpoint.pt").is_file() and not (work / "final.safetensors").exists()
+
+    resumed_proc = _tune_in_a_process(night, cfg_kw, work)
+    straight_proc = _tune_in_a_process(night, cfg_kw, tmp_path / "straight")
+    assert resumed_proc.returncode == 0 and straight_proc.returncode == 0, resumed_proc.stderr[-2000:]
+    resumed, straight = (json.loads(p.stdout.strip().splitlines()[-1]) for p in (resumed_proc, straight_proc))
+    assert resumed["resumed_from"] == 5 and straight["resumed_from"] is None
+    assert resumed["best_step"] == straight["best_step"]
+    a = State.load(work / "final.safetensors").wkv
+    b = State.load(tmp_path / "straight" / "final.safetensors").wkv
+    assert (a - b).abs().max().item() <= 1e-6
+    assert not torch.equal(b, model.zero_state(1).wkv)  # it did learn something
 
 
 def test_changed_inputs_do_not_resume_a_foreign_checkpoint(tiny_random, tmp_path, night):
