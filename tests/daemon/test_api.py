@@ -20,17 +20,8 @@ from daemon.paths import DataPaths
 from daemon.server import ServerProcess
 from memory import log as memlog
 from memory.schema import Feedback
-from model.bundle import write_tiny_checkpoint
 
 MAX_TOKENS = 12
-
-
-def tiny_checkpoint(tmp_path_factory, seed=0):
-    """One tiny random model per test session (making one takes seconds on a busy machine)."""
-    path = tmp_path_factory.getbasetemp() / "tiny-models" / f"tiny-rwkv7-seed{seed}.safetensors"
-    if not path.exists():
-        write_tiny_checkpoint(path.parent, seed=seed)
-    return path
 
 
 def make_home(root, ckpt, *, scheduler=False, **server):
@@ -47,10 +38,10 @@ def make_home(root, ckpt, *, scheduler=False, **server):
 
 
 @pytest.fixture(scope="module")
-def srv(tmp_path_factory):
+def srv(tmp_path_factory, tiny_ckpt):
     home = make_home(
         tmp_path_factory.mktemp("api"),
-        tiny_checkpoint(tmp_path_factory),
+        tiny_ckpt,
         max_tokens=MAX_TOKENS,
         max_body_bytes=64 * 1024,
     )
@@ -364,8 +355,8 @@ def test_sleep_starts_one_cycle_at_a_time(srv):
     assert set(status) == {"running", "last_cycle", "next_run"}
 
 
-def test_sigterm_stops_cleanly(tmp_path, tmp_path_factory):
-    home = make_home(tmp_path, tiny_checkpoint(tmp_path_factory))
+def test_sigterm_stops_cleanly(tmp_path, tiny_ckpt):
+    home = make_home(tmp_path, tiny_ckpt)
     with ServerProcess(home).start() as server:
         assert server.stop(signal.SIGTERM) == 0
     assert "stopped" in server.log_text()

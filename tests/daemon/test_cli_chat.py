@@ -13,21 +13,12 @@ import pytest
 from daemon.init import init_data_dir, open_data_dir
 from daemon.server import ServerProcess
 from memory import log as memlog
-from model.bundle import write_tiny_checkpoint
-
-
-def tiny_checkpoint(tmp_path_factory, seed=0):
-    """One tiny random model per test session (making one takes seconds on a busy machine)."""
-    path = tmp_path_factory.getbasetemp() / "tiny-models" / f"tiny-rwkv7-seed{seed}.safetensors"
-    if not path.exists():
-        write_tiny_checkpoint(path.parent, seed=seed)
-    return path
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory):
+def home(tmp_path_factory, tiny_ckpt):
     root = tmp_path_factory.mktemp("chat")
-    ckpt = tiny_checkpoint(tmp_path_factory)
+    ckpt = tiny_ckpt
     init_data_dir(root / "home", model_path=ckpt)
     return root / "home"
 

@@ -203,15 +203,11 @@ def test_stop_interrupts_the_child_cleanly(home, monkeypatch):
         runner.start("api")  # a stopped runner takes no new cycles
 
 
-def test_the_daemon_keeps_answering_during_a_cycle_and_stops_it_on_sigterm(tmp_path_factory, tmp_path):
+def test_the_daemon_keeps_answering_during_a_cycle_and_stops_it_on_sigterm(tiny_ckpt, tmp_path):
     from daemon.server import ServerProcess
-    from model.bundle import write_tiny_checkpoint
 
-    ckpt = tmp_path_factory.getbasetemp() / "tiny-models" / "tiny-rwkv7-seed0.safetensors"
-    if not ckpt.exists():  # one tiny model per test session, shared with the other daemon tests
-        write_tiny_checkpoint(ckpt.parent, seed=0)
     home = tmp_path / "served"
-    init_data_dir(home, model_path=ckpt)
+    init_data_dir(home, model_path=tiny_ckpt)
     env = {PIPELINE_ENV: f"{THIS_FILE}:slow_pipeline"}
     with ServerProcess(home, env=env).start() as srv:
         r = httpx.post(srv.url + "/v1/sleep", headers=srv.headers)

@@ -19,19 +19,10 @@ from daemon.init import init_data_dir, open_data_dir, read_token
 from daemon.paths import DataPaths
 from daemon.server import ServerProcess
 from memory.schema import Message
-from model.bundle import write_tiny_checkpoint
 
 TARGET = 1000
 KILLS = 4
 CLIENTS = 4
-
-
-def tiny_checkpoint(tmp_path_factory, seed=0):
-    """One tiny random model per test session (making one takes seconds on a busy machine)."""
-    path = tmp_path_factory.getbasetemp() / "tiny-models" / f"tiny-rwkv7-seed{seed}.safetensors"
-    if not path.exists():
-        write_tiny_checkpoint(path.parent, seed=seed)
-    return path
 
 
 def free_port() -> int:
@@ -40,8 +31,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_acknowledged_interactions_survive_sigkill(tmp_path, tmp_path_factory):
-    ckpt = tiny_checkpoint(tmp_path_factory)
+def test_acknowledged_interactions_survive_sigkill(tmp_path, tiny_ckpt):
+    ckpt = tiny_ckpt
     home = tmp_path / "home"
     init_data_dir(home, model_path=ckpt)
     cfg = load_config(home / "config.toml")

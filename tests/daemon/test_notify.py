@@ -15,15 +15,6 @@ import pytest
 from daemon.init import init_data_dir
 from daemon.notify import Notifier
 from daemon.server import ServerProcess
-from model.bundle import write_tiny_checkpoint
-
-
-def tiny_checkpoint(tmp_path_factory, seed=0):
-    """One tiny random model per test session (making one takes seconds on a busy machine)."""
-    path = tmp_path_factory.getbasetemp() / "tiny-models" / f"tiny-rwkv7-seed{seed}.safetensors"
-    if not path.exists():
-        write_tiny_checkpoint(path.parent, seed=seed)
-    return path
 
 
 def listener(address):
@@ -74,8 +65,8 @@ def test_watchdog_interval_is_half_of_watchdog_sec(env, interval):
     assert Notifier({"NOTIFY_SOCKET": "/run/x.sock", **env}).watchdog_interval == interval
 
 
-def test_the_daemon_sends_ready_watchdog_and_stopping(tmp_path, tmp_path_factory):
-    ckpt = tiny_checkpoint(tmp_path_factory)
+def test_the_daemon_sends_ready_watchdog_and_stopping(tmp_path, tiny_ckpt):
+    ckpt = tiny_ckpt
     init_data_dir(tmp_path / "home", model_path=ckpt)
     name = f"sleepd-test-{uuid.uuid4().hex}"
     with listener(b"\0" + name.encode()) as sock:

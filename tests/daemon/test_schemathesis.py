@@ -13,24 +13,15 @@ from schemathesis import GenerationMode
 from daemon.config import load_config, write_config
 from daemon.init import init_data_dir
 from daemon.server import ServerProcess
-from model.bundle import write_tiny_checkpoint
 
 EXAMPLES = 120
 FEW = {"POST /v1/sleep": 6}  # each accepted cycle start spawns a child process
 
 
-def tiny_checkpoint(tmp_path_factory, seed=0):
-    """One tiny random model per test session (making one takes seconds on a busy machine)."""
-    path = tmp_path_factory.getbasetemp() / "tiny-models" / f"tiny-rwkv7-seed{seed}.safetensors"
-    if not path.exists():
-        write_tiny_checkpoint(path.parent, seed=seed)
-    return path
-
-
 @pytest.fixture(scope="module")
-def srv(tmp_path_factory):
+def srv(tmp_path_factory, tiny_ckpt):
     root = tmp_path_factory.mktemp("fuzz")
-    ckpt = tiny_checkpoint(tmp_path_factory)
+    ckpt = tiny_ckpt
     home = root / "home"
     init_data_dir(home, model_path=ckpt)
     cfg = load_config(home / "config.toml")

@@ -11,15 +11,6 @@ import sys
 
 from daemon.init import init_data_dir
 from daemon.server import ServerProcess
-from model.bundle import write_tiny_checkpoint
-
-
-def tiny_checkpoint(tmp_path_factory, seed=0):
-    """One tiny random model per test session (making one takes seconds on a busy machine)."""
-    path = tmp_path_factory.getbasetemp() / "tiny-models" / f"tiny-rwkv7-seed{seed}.safetensors"
-    if not path.exists():
-        write_tiny_checkpoint(path.parent, seed=seed)
-    return path
 
 
 def sleepd(*args):
@@ -32,8 +23,8 @@ def sleepd(*args):
     )
 
 
-def test_second_serve_exits_2_and_a_killed_daemon_can_be_replaced(tmp_path, tmp_path_factory):
-    ckpt = tiny_checkpoint(tmp_path_factory)
+def test_second_serve_exits_2_and_a_killed_daemon_can_be_replaced(tmp_path, tiny_ckpt):
+    ckpt = tiny_ckpt
     home = tmp_path / "home"
     init_data_dir(home, model_path=ckpt)
 
