@@ -159,12 +159,28 @@ def validate_state_dict(sd: dict[str, torch.Tensor], source: str = "checkpoint")
     return cfg
 
 
+_PROJECTIONS = ("receptance.weight", "key.weight", "value.weight", "output.weight")
+
+
+def _is_projection(key: str) -> bool:
+    return key == "head.weight" or key.endswith(_PROJECTIONS)
+
+
+def _input_major(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """A [out, in] Linear weight stored [in, out] in memory, returned as its transposed view (same shape and
+    values as `t`). Batch-1 decode is a matrix-vector product per weight, bound by memory bandwidth: with
+    this layout `x @ W.T` streams the weight row by row and runs about 15% faster for the 65536-row head
+    (the layout the rwkv package uses too). Matrix-matrix products (prefill, training) are unaffected."""
+    out_dim, in_dim = t.shape
+    return torch.empty(in_dim, out_dim, dtype=dtype).copy_(t.t()).t()
+
+
 def model_from_state_dict(
     sd: dict[str, torch.Tensor], dtype: torch.dtype = torch.float32, source: str = "checkpoint"
 ) -> RWKV7:
     cfg = validate_state_dict(sd, source)
     shapes = _expected_shapes(cfg)
-    tensors = {k: v.to(dtype) for k, v in sd.items()}
+    tensors = {k: _input_major(v, dtype) if _is_projection(k) else v.to(dtype) for k, v in sd.items()}
     for k in _OPTIONAL_KEYS - set(tensors):
         tensors[k] = torch.zeros(shapes[k], dtype=dtype)
     with torch.device("meta"):

@@ -21,7 +21,7 @@ from torch import nn
 
 from kernels import wkv7
 from model.config import RWKV7Config
-from model.decode import DecodePlan, att_step, ffn_step
+from model.decode import DecodePlan, layer_step
 from model.state import State
 
 # Decay is w = exp(-e^{-0.5} * sigmoid(d)), so log w = -e^{-0.5} * sigmoid(d), in (-0.6065, 0).
@@ -220,21 +220,21 @@ class RWKV7(nn.Module):
         if self._decode_plan is None or self._decode_plan.model is not self:  # (a deepcopy carries the plan)
             self._decode_plan = DecodePlan(self)
         plans = self._decode_plan.get()
-        x = self.emb(tokens)  # [B, C]
+        x = self.blocks[0].ln0(self.emb(tokens))  # [B, C]
+        wkv = torch.empty_like(state.wkv)  # filled layer by layer; the input state is left untouched
         v_first = None
-        att_shift, wkv_states, ffn_shift = [], [], []
-        for i, block in enumerate(self.blocks):
-            if i == 0:
-                x = block.ln0(x)
-            xa = block.ln1(x)
-            dx, s_wkv, v_first = att_step(
-                block.att, plans[i], xa, state.att_shift[i], state.wkv[i], v_first, DECAY_SCALE
-            )
-            x = x + dx
-            xf = block.ln2(x)
-            x = x + ffn_step(block.ffn, plans[i], xf, state.ffn_shift[i])
+        att_shift, ffn_shift = [], []
+        layers = zip(
+            plans,
+            state.att_shift.unbind(0),
+            state.wkv.unbind(0),
+            state.ffn_shift.unbind(0),
+            wkv.unbind(0),
+            strict=True,
+        )
+        for plan, s_att, s_wkv, s_ffn, s_out in layers:
+            x, xa, xf, v_first = layer_step(plan, x, s_att, s_wkv, s_ffn, v_first, s_out, DECAY_SCALE)
             att_shift.append(xa)
-            wkv_states.append(s_wkv)
             ffn_shift.append(xf)
-        new_state = State(torch.stack(att_shift), torch.stack(wkv_states), torch.stack(ffn_shift))
+        new_state = State(torch.stack(att_shift), wkv, torch.stack(ffn_shift))
         return self.head(self.ln_out(x)), new_state

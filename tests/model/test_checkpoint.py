@@ -55,6 +55,23 @@ def test_safetensors_round_trip_is_exact(tmp_path, sd):
     assert torch.equal(model(tokens)[0], again(tokens)[0])
 
 
+def test_projections_load_input_major_with_unchanged_values(tmp_path, sd):
+    """Decode streams each projection once per token; the loader stores them [in, out] in memory (the
+    faster layout for a matrix-vector product), while shapes, values and saved files stay as in the file."""
+    p = tmp_path / "m.pth"
+    save_pth(sd, p)
+    model, _ = load_model(p)
+    for key in ("head.weight", "blocks.1.att.key.weight", "blocks.0.ffn.value.weight"):
+        w = model.get_parameter(key)
+        assert w.shape == sd[key].shape and w.stride() == (1, w.shape[0]), key
+        assert torch.equal(w, sd[key]), key
+    assert model.blocks[0].att.w1.is_contiguous()  # LoRA matrices are not projections: left as stored
+    st = tmp_path / "m.safetensors"
+    save_safetensors(model, st)
+    again, _ = load_model(st)
+    assert all(torch.equal(again.state_dict()[k], v) for k, v in sd.items())
+
+
 def test_layer0_value_residual_weights_are_optional(tmp_path, sd):
     trimmed = {
         k: v for k, v in sd.items() if k not in {"blocks.0.att.v0", "blocks.0.att.v1", "blocks.0.att.v2"}

@@ -99,3 +99,30 @@ def test_decode_plan_follows_weight_changes_and_copies(both):
     with torch.no_grad():
         clone.blocks[0].att.g1.zero_()
     assert not torch.equal(clone.step(torch.tensor([3]), state)[0], model.step(torch.tensor([3]), state)[0])
+
+
+def test_decode_plan_follows_a_replaced_projection(both):
+    """A wrapped projection (what LoRA does) replaces a submodule: decode must use the wrapper, not the
+    weight it cached from the plain Linear."""
+    import copy
+
+    ours, _, info = both
+    model = copy.deepcopy(ours)
+    toks = torch.tensor([_tokens(8, seed=7, vocab=info.config.vocab_size)])
+    _, state = model(toks)
+    before, _ = model.step(torch.tensor([5]), state)
+
+    class Scaled(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Linear) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return 1.5 * self.inner(x)
+
+    model.blocks[1].att.value = Scaled(model.blocks[1].att.value)
+    assert not torch.equal(before, model.step(torch.tensor([5]), state)[0])
+    _, state = model(toks)
+    after, _ = model.step(torch.tensor([5]), state)
+    parallel, _ = model(torch.cat([toks, torch.tensor([[5]])], dim=1), last_only=True)
+    assert (after - parallel).abs().max().item() <= TOL
