@@ -7,6 +7,8 @@ Prints {"prefill_tokens_per_s", "rwkv_pip_prefill_tokens_per_s", "prefill_ratio"
 "rwkv_pip_decode_tokens_per_s", "decode_ratio", "state_tune_tokens_per_s", "flop_limit_tokens_per_s",
 "state_tune_fraction_of_limit", ...}. State tuning = forward + backward to the initial WKV state only,
 weights frozen; its limit = measured fp32 matmul FLOP/s / (4 x non-embedding parameters, head included).
+Prefill and decode use the C WKV kernel when it builds here (kernels.native); the prefill is also timed
+with it turned off ("prefill_torch_kernels_tokens_per_s"), the speed of a machine without a compiler.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ sys.path[:] = [str(_BENCH.parent)] + [p for p in sys.path if Path(p or ".").reso
 import torch
 
 from bench.common import emit, machine, matmul_flops, set_threads, timeit
+from kernels import native
 from model.checkpoint import model_from_state_dict, save_pth
 from model.config import RWKV7Config
 from model.random_init import random_state_dict
@@ -76,6 +79,8 @@ def main() -> None:
     with torch.no_grad():
         t_ours = timeit(lambda: ours(prompt.view(1, -1), last_only=True), repeats=args.repeats)
         t_ref = timeit(lambda: ref.forward(prompt.tolist(), None), repeats=args.repeats)
+        with native.disabled():
+            t_torch = timeit(lambda: ours(prompt.view(1, -1), last_only=True), repeats=args.repeats)
 
         _, s0 = ours(prompt[:16].view(1, -1), last_only=True)
         _, rs0 = ref.forward(prompt[:16].tolist(), None)
@@ -108,6 +113,8 @@ def main() -> None:
         "prefill_tokens_per_s": round(args.prefill_tokens / t_ours, 1),
         "rwkv_pip_prefill_tokens_per_s": round(args.prefill_tokens / t_ref, 1),
         "prefill_ratio": round(t_ref / t_ours, 3),
+        "native_wkv_kernel": native.available(),
+        "prefill_torch_kernels_tokens_per_s": round(args.prefill_tokens / t_torch, 1),
         "decode_tokens_per_s": round(len(dec) / t_dec, 2),
         "rwkv_pip_decode_tokens_per_s": round(len(dec) / t_dec_ref, 2),
         "decode_ratio": round(t_dec_ref / t_dec, 3),

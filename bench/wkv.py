@@ -4,7 +4,8 @@
 
 Prints {"T", "chunked_tokens_per_s", "sequential_tokens_per_s", "speedup", "fwd_bwd_speedup", ...}.
 Shape defaults to one layer of the 0.1B model (12 heads of 64), fp32. fwd_bwd = forward plus backward to
-every input and the initial state (what state tuning needs).
+every input and the initial state (what state tuning needs). Forward-only inference kernels are timed too:
+the chunked kernel's no-graph form and the C kernel (kernels.native), each against the same reference.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ sys.path[:] = [str(_BENCH.parent)] + [p for p in sys.path if Path(p or ".").reso
 import torch
 
 from bench.common import emit, machine, set_threads, timeit
-from kernels.chunked import wkv7_chunked
+from kernels import native
+from kernels.chunked import wkv7_chunked, wkv7_chunked_forward
 from kernels.dispatch import DEFAULT_CHUNK_LEN
 from kernels.reference import wkv7_sequential
 
@@ -73,6 +75,8 @@ def main() -> None:
     with torch.no_grad():
         t_chunk = timeit(lambda: chunked(*inputs), repeats=5)
         t_seq = timeit(lambda: wkv7_sequential(*inputs), repeats=3)
+        t_fwd = timeit(lambda: wkv7_chunked_forward(*inputs, chunk_len=args.chunk), repeats=5)
+        t_native = timeit(lambda: native.wkv7_native(*inputs), repeats=5) if native.available() else None
     t_chunk_fb = timeit(fwd_bwd(chunked, inputs), repeats=5)
     t_seq_fb = timeit(fwd_bwd(wkv7_sequential, inputs), repeats=2)
     tokens = args.batch * args.T
@@ -90,6 +94,9 @@ def main() -> None:
             "chunked_fwd_bwd_tokens_per_s": round(tokens / t_chunk_fb, 1),
             "sequential_fwd_bwd_tokens_per_s": round(tokens / t_seq_fb, 1),
             "fwd_bwd_speedup": round(t_seq_fb / t_chunk_fb, 2),
+            "chunked_forward_only_tokens_per_s": round(tokens / t_fwd, 1),
+            "native_tokens_per_s": round(tokens / t_native, 1) if t_native else None,
+            "native_speedup": round(t_seq / t_native, 2) if t_native else None,
             "machine": machine(),
         },
         args.json,

@@ -222,8 +222,14 @@ def load_model(path: str | os.PathLike, dtype: torch.dtype = torch.float32) -> t
     return model, info
 
 
-def save_safetensors(model: RWKV7, path: str | os.PathLike, metadata: dict[str, str] | None = None) -> None:
-    tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+def save_safetensors(
+    model: RWKV7,
+    path: str | os.PathLike,
+    metadata: dict[str, str] | None = None,
+    dtype: torch.dtype | None = None,
+) -> None:
+    """dtype: store the weights in this dtype (bf16 halves the file; loading returns fp32 by default)."""
+    tensors = {k: v.detach().to(dtype or v.dtype).contiguous().cpu() for k, v in model.state_dict().items()}
     meta = {"format": "pt", "architecture": "rwkv7-x070"}
     meta.update({str(k): str(v) for k, v in (metadata or {}).items()})
     atomic_write_with(path, lambda tmp: save_file(tensors, tmp, metadata=meta))

@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from kernels import native
+
 
 @dataclass
 class LayerPlan:
@@ -147,6 +149,7 @@ def layer_step(
     v_first: torch.Tensor | None,
     S_out: torch.Tensor,  # [B, H, N, N] receives the new WKV state
     decay_scale: float,
+    native_wkv: bool = False,  # run the WKV update in kernels.native (fp32 CPU, when it is available)
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """One token through one block. Returns (x, LN1 output, LN2 output, v_first); the new state is S_out."""
     B, C = x.shape
@@ -171,13 +174,25 @@ def layer_step(
         v = torch.lerp(v, v_first, torch.sigmoid(torch.addmm(P.v0, lv, P.v2)))
 
     # WKV: S' = S diag(w) - (S kk)(kk a)ᵀ + v kᵀ ;  y = S' r.   [BH, N(value), N(key)]
-    w = torch.sigmoid(d).mul_(-decay_scale).exp_().view(B * H, 1, N)
-    S = S.view(B * H, N, N)
-    S_new = torch.mul(S, w, out=S_out.view(B * H, N, N))
-    S_kk = torch.bmm(S, kk.unsqueeze(-1))  # [BH, N, 1], from the old state
-    S_new.baddbmm_(S_kk, (kk * a.view(B * H, N)).unsqueeze(1), alpha=-1.0)
-    S_new.baddbmm_(v.view(B * H, N, 1), k.view(B * H, 1, N))
-    y = torch.bmm(S_new, r.view(B * H, N, 1))  # [BH, N, 1]
+    if native_wkv:  # the C kernel: one pass over the state
+        y, _ = native.wkv7_native(
+            r.view(B, 1, H, N),
+            torch.sigmoid(d).mul_(-decay_scale).view(B, 1, H, N),
+            k.view(B, 1, H, N),
+            v.view(B, 1, H, N),
+            kk.neg().view(B, 1, H, N),
+            (kk * a.view(B * H, N)).view(B, 1, H, N),
+            S,
+            out_state=S_out,
+        )
+    else:
+        w = torch.sigmoid(d).mul_(-decay_scale).exp_().view(B * H, 1, N)
+        S = S.view(B * H, N, N)
+        S_new = torch.mul(S, w, out=S_out.view(B * H, N, N))
+        S_kk = torch.bmm(S, kk.unsqueeze(-1))  # [BH, N, 1], from the old state
+        S_new.baddbmm_(S_kk, (kk * a.view(B * H, N)).unsqueeze(1), alpha=-1.0)
+        S_new.baddbmm_(v.view(B * H, N, 1), k.view(B * H, 1, N))
+        y = torch.bmm(S_new, r.view(B * H, N, 1))  # [BH, N, 1]
 
     y = torch.group_norm(y.view(B, C), H, *P.ln_x)
     # Bonus: the current token bypasses the state, u_h = (Σ_n r k r_k) v_h.

@@ -5,7 +5,11 @@ a checkpoint loads with a plain `load_state_dict`. Math: ../shared/reference/rwk
 
 One set of weights, two forms:
   forward(tokens [B, T], state) — parallel form (prefill, training); the WKV recurrence runs through
-                                   kernels.wkv7 (chunked on the CPU).
+                                   kernels.wkv7. While autograd records, the modules below run with the
+                                   differentiable chunked kernel; without a graph (torch.no_grad) the
+                                   inference form of model/prefill.py runs instead (the C kernel when
+                                   it is available, in-place updates, and with last_only the final
+                                   block only at the last position).
   step(tokens [B], state)       — recurrent one-token form (decode).
 Both return logits and a *new* State; the input state is never modified in place, so a state can be
 reused (a memory generation is one) and autograd can differentiate through it (state tuning).
@@ -19,9 +23,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kernels import wkv7
+from kernels import native, wkv7
 from model.config import RWKV7Config
-from model.decode import DecodePlan, layer_step
+from model.decode import DecodePlan, LayerPlan, layer_step
+from model.prefill import layer_prefill
 from model.state import State
 
 # Decay is w = exp(-e^{-0.5} * sigmoid(d)), so log w = -e^{-0.5} * sigmoid(d), in (-0.6065, 0).
@@ -99,6 +104,7 @@ class TimeMix(nn.Module):
             kk.neg().view(B, T, H, N),
             (kk * a_h).view(B, T, H, N),
             wkv_state,
+            decay_floor=-DECAY_SCALE,
         )
         y = self.ln_x(y.reshape(B * T, C))
         # Bonus: the current token bypasses the state, u_h = (Σ_n r k r_k) v_h.
@@ -162,8 +168,11 @@ class RWKV7(nn.Module):
         return State.zeros(self.config, batch, dtype=self.dtype, device=self.device)
 
     # ---- parallel form ------------------------------------------------------------------------------
-    def hidden(self, tokens: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
-        """Final-layer hidden states (before ln_out) [B, T, C] and the new state."""
+    def hidden(
+        self, tokens: torch.Tensor, state: State | None = None, *, last_only: bool = False
+    ) -> tuple[torch.Tensor, State]:
+        """Final-layer hidden states (before ln_out) [B, T, C] (or [B, 1, C] with last_only) and the new
+        state. last_only lets the inference form skip the final block's work at the other positions."""
         if tokens.dim() != 2:
             raise ValueError(f"tokens must be [B, T], got shape {tuple(tokens.shape)}")
         B, T = tokens.shape
@@ -181,8 +190,9 @@ class RWKV7(nn.Module):
             else:
                 raise ValueError(f"state batch {state.batch_size} does not match tokens batch {B}")
 
+        if not torch.is_grad_enabled():
+            return self._prefill(tokens, state, last_only)
         x = self.emb(tokens)  # [B, T, C]
-        grad = torch.is_grad_enabled()  # in-place residual adds only when no graph is recorded
         v_first = None
         att_shift, wkv_states, ffn_shift = [], [], []
         for i, block in enumerate(self.blocks):
@@ -190,21 +200,41 @@ class RWKV7(nn.Module):
                 x = block.ln0(x)
             xa = block.ln1(x)
             dx, s_att, s_wkv, v_first = block.att(xa, state.att_shift[i], state.wkv[i], v_first)
-            x = x + dx if grad else x.add_(dx)
+            x = x + dx
             xf = block.ln2(x)
             dx, s_ffn = block.ffn(xf, state.ffn_shift[i])
-            x = x + dx if grad else x.add_(dx)
+            x = x + dx
             att_shift.append(s_att)
             wkv_states.append(s_wkv)
             ffn_shift.append(s_ffn)
         new_state = State(torch.stack(att_shift), torch.stack(wkv_states), torch.stack(ffn_shift))
-        return x, new_state
+        return (x[:, -1:] if last_only else x), new_state
+
+    def _prefill(self, tokens: torch.Tensor, state: State, last_only: bool) -> tuple[torch.Tensor, State]:
+        """`hidden` without an autograd graph: the inference form of model/prefill.py."""
+        x = self.blocks[0].ln0(self.emb(tokens))  # [B, T, C], updated in place layer by layer
+        wkv = torch.empty_like(state.wkv)
+        att_shift = torch.empty_like(state.att_shift)
+        ffn_shift = torch.empty_like(state.ffn_shift)
+        v_first = None
+        plans = self._plans()
+        for i, plan in enumerate(plans):
+            last = last_only and i == len(plans) - 1
+            x, att_shift[i], wkv[i], ffn_shift[i], v_first = layer_prefill(
+                plan, x, state.att_shift[i], state.wkv[i], state.ffn_shift[i], v_first, DECAY_SCALE, last
+            )
+        return x, State(att_shift, wkv, ffn_shift)
+
+    def _plans(self) -> list[LayerPlan]:
+        if self._decode_plan is None or self._decode_plan.model is not self:  # (a deepcopy carries the plan)
+            self._decode_plan = DecodePlan(self)
+        return self._decode_plan.get()
 
     def forward(
         self, tokens: torch.Tensor, state: State | None = None, *, last_only: bool = False
     ) -> tuple[torch.Tensor, State]:
         """tokens [B, T] -> logits [B, T, V] (or [B, V] with last_only) and the state after the last token."""
-        x, new_state = self.hidden(tokens, state)
+        x, new_state = self.hidden(tokens, state, last_only=last_only)
         if last_only:
             x = x[:, -1]
         return self.head(self.ln_out(x)), new_state
@@ -217,11 +247,10 @@ class RWKV7(nn.Module):
         B = tokens.shape[0]
         if state.batch_size != B:
             raise ValueError(f"state batch {state.batch_size} does not match tokens batch {B}")
-        if self._decode_plan is None or self._decode_plan.model is not self:  # (a deepcopy carries the plan)
-            self._decode_plan = DecodePlan(self)
-        plans = self._decode_plan.get()
+        plans = self._plans()
         x = self.blocks[0].ln0(self.emb(tokens))  # [B, C]
         wkv = torch.empty_like(state.wkv)  # filled layer by layer; the input state is left untouched
+        use_native = x.device.type == "cpu" and x.dtype == torch.float32 and native.available()
         v_first = None
         att_shift, ffn_shift = [], []
         layers = zip(
@@ -233,7 +262,9 @@ class RWKV7(nn.Module):
             strict=True,
         )
         for plan, s_att, s_wkv, s_ffn, s_out in layers:
-            x, xa, xf, v_first = layer_step(plan, x, s_att, s_wkv, s_ffn, v_first, s_out, DECAY_SCALE)
+            x, xa, xf, v_first = layer_step(
+                plan, x, s_att, s_wkv, s_ffn, v_first, s_out, DECAY_SCALE, use_native
+            )
             att_shift.append(xa)
             ffn_shift.append(xf)
         new_state = State(torch.stack(att_shift), wkv, torch.stack(ffn_shift))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from kernels import wkv7
-from kernels.chunked import safe_chunk_len, wkv7_chunked
+from kernels import native, wkv7
+from kernels.chunked import safe_chunk_len, wkv7_chunked, wkv7_chunked_forward
 from kernels.reference import wkv7_sequential
 
 NAMES = ("r", "logw", "k", "v", "a", "b", "state")
@@ -67,13 +67,81 @@ def test_chunked_matches_reference(B, T, H, N, dtype, tol):
         assert rel_err(gx, gr) <= tol, f"d{name}: {rel_err(gx, gr):.3g}"
 
 
+@pytest.mark.parametrize(("B", "T", "H", "N"), CASES)
+@pytest.mark.parametrize(("dtype", "tol"), [(torch.float64, 1e-9), (torch.float32, 1e-4)])
+def test_forward_only_kernel_matches_reference(B, T, H, N, dtype, tol):
+    inputs = make_inputs(B, T, H, N, dtype)
+    y_ref, s_ref = wkv7_sequential(*inputs)
+    for decay_floor in (None, -0.6065306597):
+        y, s = wkv7_chunked_forward(*inputs, decay_floor=decay_floor)
+        assert rel_err(y, y_ref) <= tol
+        assert rel_err(s, s_ref) <= tol
+
+
+def test_dispatch_uses_the_forward_only_kernel_without_a_graph():
+    inputs = make_inputs(2, 70, 2, 16, torch.float64, seed=6)  # fp64: the native kernel is fp32 only
+    with torch.no_grad():
+        y, s = wkv7(*inputs)
+    y_fwd, s_fwd = wkv7_chunked_forward(*inputs)
+    assert torch.equal(y, y_fwd) and torch.equal(s, s_fwd)
+    leaves = [x.clone().requires_grad_() for x in inputs]
+    y, _ = wkv7(*leaves)  # recording: the differentiable kernel
+    assert y.grad_fn is not None
+
+
+needs_native = pytest.mark.skipif(not native.available(), reason="no C compiler to build kernels.native")
+
+
+@needs_native
+@pytest.mark.parametrize(("B", "T", "H", "N"), [*CASES, (2, 33, 3, 64), (1, 300, 2, 32)])
+def test_native_kernel_matches_reference(B, T, H, N):
+    """fp32 C kernel against the fp64 reference (head size 64 has its own register-blocked path)."""
+    inputs = make_inputs(B, T, H, N, torch.float32)
+    y_ref, s_ref = wkv7_sequential(*[x.double() for x in inputs])
+    state_before = inputs[6].clone()
+    y, s = native.wkv7_native(*inputs)
+    assert rel_err(y.double(), y_ref) <= 1e-5
+    assert rel_err(s.double(), s_ref) <= 1e-5
+    assert torch.equal(inputs[6], state_before)  # the input state is not modified
+
+
+@needs_native
+def test_dispatch_picks_the_native_kernel_for_inference_only():
+    inputs = make_inputs(1, 50, 2, 64, torch.float32, seed=7)
+    with torch.no_grad():
+        y, s = wkv7(*inputs)
+    y_nat, s_nat = native.wkv7_native(*inputs)
+    assert torch.equal(y, y_nat) and torch.equal(s, s_nat)
+    leaves = [x.clone().requires_grad_() for x in inputs]
+    y, _ = wkv7(*leaves)
+    assert y.grad_fn is not None  # training still gets the differentiable chunked kernel
+    with pytest.raises(ValueError, match="no gradients"):
+        wkv7(*leaves, impl="native")
+
+
+def test_native_kernel_can_be_turned_off(monkeypatch):
+    """SLEEPD_NATIVE_KERNEL=0 (or a machine without a compiler) falls back to the torch kernels."""
+    inputs = make_inputs(1, 40, 2, 64, torch.float32, seed=8)
+    y_ref, s_ref = wkv7_sequential(*inputs)
+    monkeypatch.setenv("SLEEPD_NATIVE_KERNEL", "0")
+    assert not native.available()
+    with torch.no_grad():
+        y, s = wkv7(*inputs)
+    assert torch.equal(y, wkv7_chunked_forward(*inputs)[0])
+    assert rel_err(y, y_ref) <= 1e-4 and rel_err(s, s_ref) <= 1e-4
+    monkeypatch.delenv("SLEEPD_NATIVE_KERNEL")
+    with native.disabled():
+        assert not native.available()
+
+
 @pytest.mark.parametrize("chunk_len", [1, 8, 16, 64])
 def test_chunk_length_does_not_change_result(chunk_len):
     inputs = make_inputs(2, 70, 2, 16, torch.float64, seed=3)
     y_ref, s_ref = wkv7_sequential(*inputs)
-    y, s = wkv7_chunked(*inputs, chunk_len=chunk_len)
-    assert rel_err(y, y_ref) <= 1e-9
-    assert rel_err(s, s_ref) <= 1e-9
+    for kernel in (wkv7_chunked, wkv7_chunked_forward):
+        y, s = kernel(*inputs, chunk_len=chunk_len)
+        assert rel_err(y, y_ref) <= 1e-9
+        assert rel_err(s, s_ref) <= 1e-9
 
 
 def test_chunks_compose_like_the_recurrence():
@@ -93,10 +161,11 @@ def test_strong_decay_shrinks_chunk_and_stays_finite():
     inputs[1] = inputs[1] * 20  # decay far stronger than RWKV-7 allows
     assert safe_chunk_len(inputs[1], 32) < 32
     y_ref, s_ref = wkv7_sequential(*inputs)
-    y, s = wkv7_chunked(*inputs)
-    assert torch.isfinite(y).all() and torch.isfinite(s).all()
-    assert rel_err(y, y_ref) <= 1e-4
-    assert rel_err(s, s_ref) <= 1e-4
+    for kernel in (wkv7_chunked, wkv7_chunked_forward):
+        y, s = kernel(*inputs)
+        assert torch.isfinite(y).all() and torch.isfinite(s).all()
+        assert rel_err(y, y_ref) <= 1e-4
+        assert rel_err(s, s_ref) <= 1e-4
 
 
 def test_dispatch_routes_and_validates():

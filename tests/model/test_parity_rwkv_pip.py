@@ -17,6 +17,21 @@ def both(tiny_bf16_pth, rwkv_pip):
     return ours, ref, info
 
 
+@pytest.fixture(params=["training form", "inference form"])
+def parallel_form(request, both):
+    """The parallel form has two implementations: the differentiable one (autograd recording: the chunked
+    kernel) and the inference one (no_grad: model/prefill.py with the native or forward-only kernel).
+    Tests that take this fixture check both."""
+    ours = both[0]
+    training = request.param == "training form"
+    ours.requires_grad_(training)  # weights that want gradients make autograd record the whole forward
+    try:
+        with torch.set_grad_enabled(training):
+            yield request.param
+    finally:
+        ours.requires_grad_(False)
+
+
 def _tokens(n: int, seed: int, vocab: int) -> list[int]:
     g = torch.Generator().manual_seed(seed)
     return torch.randint(0, vocab, (n,), generator=g).tolist()
@@ -29,7 +44,7 @@ def test_config_read_from_shapes(both):
     assert (c.d_decay, c.d_aaa, c.d_mv, c.d_gate) == (24, 20, 12, 40)
 
 
-def test_prefill_64_tokens_matches(both):
+def test_prefill_64_tokens_matches(both, parallel_form):
     ours, ref, info = both
     toks = _tokens(64, seed=1, vocab=info.config.vocab_size)
     ref_logits, ref_state = ref.forward(toks, None, full_output=True)  # [T, V]
@@ -43,7 +58,7 @@ def test_prefill_64_tokens_matches(both):
         assert (state.ffn_shift[i, 0] - ref_state[3 * i + 2]).abs().max().item() <= TOL
 
 
-def test_32_decode_steps_carrying_state_match(both):
+def test_32_decode_steps_carrying_state_match(both, parallel_form):
     ours, ref, info = both
     V = info.config.vocab_size
     prompt = _tokens(16, seed=2, vocab=V)
@@ -57,7 +72,7 @@ def test_32_decode_steps_carrying_state_match(both):
         assert err <= TOL, f"decode step {t}: max abs error {err:.3g}"
 
 
-def test_parallel_form_matches_recurrent_form(both):
+def test_parallel_form_matches_recurrent_form(both, parallel_form):
     ours, _, info = both
     toks = torch.tensor([_tokens(40, seed=4, vocab=info.config.vocab_size) for _ in range(3)])
     par_logits, par_state = ours(toks)
@@ -70,7 +85,7 @@ def test_parallel_form_matches_recurrent_form(both):
     assert (state.wkv - par_state.wkv).abs().max().item() <= TOL
 
 
-def test_prefill_continues_from_a_state(both):
+def test_prefill_continues_from_a_state(both, parallel_form):
     """Splitting a prompt across two forward calls gives the same logits as one call."""
     ours, _, info = both
     toks = torch.tensor([_tokens(50, seed=5, vocab=info.config.vocab_size)])
