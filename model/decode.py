@@ -122,9 +122,10 @@ class DecodePlan:
         self.layers: list[LayerPlan] = []
 
     def _current_key(self) -> tuple[list, list]:
-        # Parameters carry a version counter that in-place updates bump; submodules only an identity.
+        # Parameters carry a version counter that in-place updates bump; `.to()`/`.double()` swap a
+        # parameter's storage without bumping it, hence the data pointer. Submodules only an identity.
         return (
-            [(id(p := d[n]), p._version) for d, n in self.params],
+            [(id(p := d[n]), p._version, p.data_ptr()) for d, n in self.params],
             [id(d[n]) for d, n in self.modules],
         )
 

@@ -141,3 +141,22 @@ def test_decode_plan_follows_a_replaced_projection(both):
     after, _ = model.step(torch.tensor([5]), state)
     parallel, _ = model(torch.cat([toks, torch.tensor([[5]])], dim=1), last_only=True)
     assert (after - parallel).abs().max().item() <= TOL
+
+
+def test_plans_follow_a_dtype_change(both):
+    """`.double()` swaps every parameter's storage without bumping its version: the inference forms must
+    not keep running on the fp32 plan (they would fail on mixed dtypes, or silently lose precision)."""
+    import copy
+
+    ours, _, info = both
+    model = copy.deepcopy(ours)
+    toks = torch.tensor([_tokens(12, seed=8, vocab=info.config.vocab_size)])
+    with torch.no_grad():
+        model(toks)  # builds the plan in fp32
+        model.double()
+        logits, state = model(toks)
+        step, _ = model.step(torch.tensor([4]), state)
+    assert logits.dtype == torch.float64 and step.dtype == torch.float64
+    with torch.no_grad():
+        ref, _ = ours(toks)
+    assert (logits.float() - ref).abs().max().item() <= TOL
