@@ -4,11 +4,12 @@
     python -m tuner.pretrain --smoke --out /tmp/smoke        # the same pipeline in under two minutes
 
 Data, mixed by tokens (`chat_fraction`):
-- persona-world chats (eval.world.pretrain_data): a user states facts, then asks about them; the model
-  learns the chat format and in-context recall (and "I don't know." for facts never given);
+- persona-world chats (eval.world.pretrain_data): a user states facts, then asks about every one of them;
+  the model learns the chat format and in-context recall (and "I don't know." for facts never given);
 - general English text from the shipped corpus (see tuner/corpus.py for sources and licences).
-Documents are packed into fixed-length sequences separated by the end-of-document token 0, so later
-documents in a sequence start from a non-zero state, as chats will when a memory state is loaded.
+Documents are packed into fixed-length rows separated by the end-of-document token 0, so later documents
+in a row start from a non-zero state, as chats will when a memory state is loaded. A chat is never cut
+across two rows (see `packed_rows`).
 
 The tokenizer is the RWKV world trie restricted to the most frequent world tokens of the training mix
 (model.tokenizer.build_subset_vocab): same algorithm, 4096 ids, so emb + head stay small.
@@ -37,10 +38,12 @@ from eval.world.pretrain_data import (
     PersonaChat,
     incontext_eval_items,
     iter_pretrain_chats,
+    make_chat,
     no_context_items,
     pretrain_texts,
 )
-from eval.world.scoring import score_answer
+from eval.world.scoring import is_abstention, score_answer
+from eval.world.templates import HELDOUT
 from model.chat_format import format_messages
 from model.checkpoint import save_safetensors
 from model.config import RWKV7Config
@@ -56,15 +59,17 @@ class PretrainConfig:
     # shape
     n_layer: int = 6
     n_embd: int = 256
-    vocab_size: int = 4096  # ids 0..4095: EOD + 4095 byte tokens (all 256 single bytes included)
+    vocab_size: int = 4096  # ids 0..4095: EOD + 4095 world tokens (all 256 single bytes included)
     d_decay: int = 32
     d_aaa: int = 32
     d_mv: int = 16
     d_gate: int = 64
     # optimisation
-    seq_len: int = 512
-    batch_size: int = 8
-    steps: int = 1100
+    seq_len: int = 1024
+    batch_size: int = 4
+    # None: as many steps as fit in max_minutes, measured on the first steps (the cosine schedule then
+    # ends on time); a number: exactly that many (the run is reproducible bit for bit).
+    steps: int | None = None
     max_minutes: float = 55.0  # hard wall-clock cap; training stops early and keeps the last weights
     lr: float = 1e-3
     lr_final: float = 2e-5
@@ -72,9 +77,18 @@ class PretrainConfig:
     weight_decay: float = 0.1
     grad_clip: float = 1.0
     betas: tuple[float, float] = (0.9, 0.99)
+    compile: bool = True  # torch.compile the training step (about 1.35x faster; compiling takes ~1 min)
     # data
-    chat_fraction: float = 0.5
-    chat_questions: tuple[int, int] = (2, 4)  # questions asked at the end of each pretraining chat
+    # Chats are where recall is learnt; general text pays for it (measured at full size, BENCHMARKS.md:
+    # 60% chats with 15% unanswerable questions gave recall 0.563 and 2.02 bits/byte, 75% with 8% gave
+    # 0.625 and 2.19).
+    chat_fraction: float = 0.75
+    chat_ask_stated: bool = True  # every stated fact is asked (eval.world.pretrain_data.ChatConfig)
+    # Share of questions about facts the chat never gave ("I don't know." is the answer). At 15% the model
+    # withheld about 36% of the answers it had; fewer makes it answer more often and abstain less. The
+    # model card reports both rates.
+    chat_abstain: float = 0.08
+    chat_questions: tuple[int, int] = (2, 4)  # questions per chat when chat_ask_stated is off
     answer_weight: float = 5.0  # loss weight of answer tokens (in-context recall is the scarce signal)
     answer_weight_value_only: bool = False  # weight only the recalled value inside an answer
     repeat_fraction: float = 0.4  # share of general documents given as a passage read twice
@@ -83,12 +97,18 @@ class PretrainConfig:
     # Curriculum: the first tokens are only passages read twice. Copying from context forms quickly when
     # it is most of the signal and not at all when diluted (measured on the tiny preset: copy-loss ratio
     # 0.73 after 600 steps of pure repeats, 0.99 after 1,000 steps of a mix with 60% repeats), and
-    # in-context recall is built on it.
+    # in-context recall is built on it. 0 turns it off.
     copy_warmup_tokens: int = 1_200_000
-    tokenizer_sample_docs: int = 4000
+    # Tokenizer sample, weighted like the mix (see build_tokenizer).
+    tokenizer_sample_chats: int = 8000
+    tokenizer_sample_general: int = 2000
+    # initialisation (see init_for_training)
+    init_removal_logit: float | None = -5.0
+    # output
+    save_dtype: str = "float32"  # the shipped file's dtype (bfloat16 halves it); training runs in fp32
     # evaluation
     eval_seeds: int = 100  # evaluation personas (seeds 0..eval_seeds-1, never used in training)
-    eval_every: int = 0  # 0: only the final evaluation (an evaluation costs minutes at the default shape)
+    eval_every: int = 400  # steps between progress evaluations (answer-token accuracy, copying); 0: none
     heldout_chars: int = 200_000
     seed: int = 0
     threads: int = 2
@@ -108,7 +128,9 @@ class PretrainConfig:
             steps=30,
             max_minutes=1.5,
             warmup_steps=5,
-            tokenizer_sample_docs=200,
+            compile=False,  # compiling alone would take most of the smoke budget
+            tokenizer_sample_chats=100,
+            tokenizer_sample_general=100,
             eval_seeds=4,
             eval_every=30,
             heldout_chars=5_000,
@@ -133,10 +155,16 @@ class PretrainConfig:
             max_minutes=25.0,
             warmup_steps=30,
             lr=2e-3,
-            tokenizer_sample_docs=2000,
+            chat_fraction=0.5,
+            chat_ask_stated=False,
+            chat_abstain=0.15,
+            tokenizer_sample_chats=1000,
+            tokenizer_sample_general=1000,
             eval_seeds=30,
             eval_every=300,
             copy_warmup_tokens=2_000_000,
+            init_removal_logit=-5.0,
+            save_dtype="float32",
             heldout_chars=50_000,
         )
 
@@ -153,16 +181,18 @@ class PretrainConfig:
         )
 
 
-INIT_REMOVAL_LOGIT = -5.0
-
 # ---- initialisation ------------------------------------------------------------------------------------
 
 
-def init_for_training(model: RWKV7, seed: int) -> None:
-    """RWKV-7's training initialisation (BlinkDL RWKV-LM train code, described in ../shared/reference):
-    token-shift mixes graded by layer, spread decay biases, small LoRAs, orthogonal projections, zero
-    output and ffn value matrices (each block starts as identity), tiny embeddings; except that the
-    in-context removal starts nearly off (see below)."""
+def init_for_training(model: RWKV7, seed: int, removal_logit: float | None = None) -> None:
+    """RWKV-7's training initialisation (BlinkDL RWKV-LM train code): token-shift mixes graded by layer,
+    spread decay biases, small LoRAs, orthogonal projections, zero output and ffn value matrices (each
+    block starts as identity), tiny embeddings.
+
+    removal_logit: None keeps RWKV-LM's in-context removal rate 0.5 (a0 = 0, k_a = 1); a number starts the
+    delta-rule removal nearly off instead (a0 = removal_logit, k_a = 0). Which one a small model learns
+    faster with depends on the task (bench/init_ablation.py: copying a sequence from context, and
+    associative recall of key-value pairs); the recipe's default is in PretrainConfig."""
     from model.random_init import random_state_dict  # same structure as the parity fixtures
 
     cfg = model.config
@@ -173,15 +203,10 @@ def init_for_training(model: RWKV7, seed: int) -> None:
         sd[f"blocks.{i}.att.output.weight"].zero_()
         sd[f"blocks.{i}.ffn.value.weight"].zero_()
         sd[f"blocks.{i}.att.w2"].zero_()
-        # Delta-rule removal starts nearly off and keys start unscaled by it (a0 = -5: rate ~0.007;
-        # k_a = 0), where the reference init has rate 0.5 and k_a = 1. Measured here: with the reference
-        # init a 2-layer C128 model did not learn to copy 16 tokens (vocabulary 256) from its context
-        # within 1,500 steps; with this init it did within 500 (copy-half loss 5.55 -> 0.08). Removal
-        # stays learnable through a0 and the a-LoRA; a one-hour CPU budget cannot wait for the slower path.
-        sd[f"blocks.{i}.att.a0"].fill_(INIT_REMOVAL_LOGIT)
+        sd[f"blocks.{i}.att.a0"].fill_(0.0 if removal_logit is None else removal_logit)
+        sd[f"blocks.{i}.att.k_a"].fill_(1.0 if removal_logit is None else 0.0)
         sd[f"blocks.{i}.att.r_k"].fill_(-0.04)
         sd[f"blocks.{i}.att.k_k"].fill_(0.85)
-        sd[f"blocks.{i}.att.k_a"].fill_(0.0)
         sd[f"blocks.{i}.att.v0"].fill_(1.0)
     sd["head.weight"] = (
         sd["head.weight"] * (0.5 / max(sd["head.weight"].std().item(), 1e-8)) * cfg.n_embd**-0.5
@@ -193,11 +218,15 @@ def init_for_training(model: RWKV7, seed: int) -> None:
 
 
 def build_tokenizer(cfg: PretrainConfig) -> list[bytes]:
-    """The subset vocabulary, chosen from a fixed sample of both data sources."""
+    """The subset vocabulary, chosen from a fixed sample of both data sources.
+
+    The sample is weighted like the training mix: chats are short and their values (names, places, dishes)
+    are spread over large pools, so a sample with few chats leaves those words to single bytes (a name of
+    4-8 tokens), which is what in-context recall then has to copy."""
     rng = random.Random(cfg.seed)
-    chats = list(pretrain_texts(count=cfg.tokenizer_sample_docs // 2))
+    chats = list(pretrain_texts(count=cfg.tokenizer_sample_chats))
     general = [
-        doc for _, doc in zip(range(cfg.tokenizer_sample_docs // 2), general_documents(rng), strict=False)
+        doc for _, doc in zip(range(cfg.tokenizer_sample_general), general_documents(rng), strict=False)
     ]
     return build_subset_vocab(chats + general, cfg.vocab_size - 1, world_tokenizer())
 
@@ -209,36 +238,52 @@ def chat_tokens(
     in-context recall the model must learn), 1 elsewhere. Tokens are weighted by where their bytes fall."""
     messages = chat.messages
     text = format_messages(messages)
-    spans = []  # byte spans of the answers
+    spans = []  # byte spans of the answers, in order
     first_answer = len(chat.context) + 1  # replies to questions are every second message after the context
+    offset = len(format_messages(messages[:first_answer]).encode())
     for q, i in zip(chat.questions, range(first_answer, len(messages), 2), strict=False):
-        start = len(format_messages(messages[:i]).encode()) + len(b"Assistant: ")
+        start = offset + len(b"Assistant: ")
         reply = messages[i]["content"]
         at = reply.find(q.answer) if value_only and not q.abstain else -1
         if at >= 0:  # only the recalled value: the reply's wording is learned from the plain weight
-            start += len(reply[:at].encode())
-            spans.append((start, start + len(q.answer.encode())))
+            begin = start + len(reply[:at].encode())
+            spans.append((begin, begin + len(q.answer.encode())))
         else:
             spans.append((start, start + len(reply.encode())))
+        if i + 1 < len(messages):
+            offset += len(format_messages(messages[i : i + 2]).encode())
     ids = tok.encode(text)
-    weights, pos = [], 0
+    weights, pos, j = [], 0, 0
     for t in ids:
         end = pos + len(tok.token_bytes(t))
-        weights.append(answer_weight if any(a < end and pos < b for a, b in spans) else 1.0)
+        while j < len(spans) and spans[j][1] <= pos:
+            j += 1
+        weights.append(answer_weight if j < len(spans) and spans[j][0] < end else 1.0)
         pos = end
     return ids, weights
 
 
-def token_stream(cfg: PretrainConfig, tok: TrieTokenizer) -> Iterator[tuple[int, float]]:
-    """Endless, seeded stream of (token, loss weight); each document is followed by EOD."""
+@dataclass(frozen=True)
+class Document:
+    ids: list[int]  # ends with EOD
+    weights: list[float]  # loss weight of each token
+    chat: bool  # a persona chat (never split across rows) or general text (may be cut anywhere)
+
+
+def documents(cfg: PretrainConfig, tok: TrieTokenizer) -> Iterator[Document]:
+    """Endless, seeded stream of training documents, each followed by EOD."""
     rng = random.Random(cfg.seed + 17)
-    chats = iter_pretrain_chats(config=ChatConfig(questions=cfg.chat_questions))  # seeds >= 1_000_000 only
+    chat_cfg = ChatConfig(
+        questions=cfg.chat_questions, ask_stated=cfg.chat_ask_stated, abstain_prob=cfg.chat_abstain
+    )
+    chats = iter_pretrain_chats(config=chat_cfg)  # seeds >= 1_000_000 only
     general = general_documents(random.Random(cfg.seed + 29))
     n_chat = n_general = n_warmup = 0  # the mix is counted after the warmup, or it would open with chats only
     while True:
         warmup = n_warmup < cfg.copy_warmup_tokens  # first phase: passages read twice, nothing else
         # Keep the token mix near chat_fraction whatever the document lengths are.
-        if not warmup and (n_chat <= cfg.chat_fraction * (n_chat + n_general) or rng.random() < 0.01):
+        is_chat = not warmup and (n_chat <= cfg.chat_fraction * (n_chat + n_general) or rng.random() < 0.01)
+        if is_chat:
             ids, weights = chat_tokens(next(chats), tok, cfg.answer_weight, cfg.answer_weight_value_only)
             n_chat += len(ids)
         else:
@@ -258,18 +303,55 @@ def token_stream(cfg: PretrainConfig, tok: TrieTokenizer) -> Iterator[tuple[int,
                 n_warmup += len(ids)
             else:
                 n_general += len(ids)
-        yield from zip(ids, weights, strict=True)
-        yield EOD_ID, 1.0
+        yield Document([*ids, EOD_ID], [*weights, 1.0], is_chat)
+
+
+def token_stream(cfg: PretrainConfig, tok: TrieTokenizer) -> Iterator[tuple[int, float]]:
+    """`documents` as one stream of (token, loss weight)."""
+    for doc in documents(cfg, tok):
+        yield from zip(doc.ids, doc.weights, strict=True)
+
+
+def pack_rows(docs: Iterator[Document], row_len: int, max_held: int = 8) -> Iterator[tuple[list, list]]:
+    """Rows of `row_len` tokens filled with whole documents. Every row starts from the zero state, so a chat
+    cut in two would leave its questions without the facts they ask about and teach the model to answer
+    from nothing (a confident made-up value): a chat that does not fit in the room left waits for the
+    next row, and the room is filled with general text, which may be cut anywhere. Chats longer than a
+    row are cut (the default shapes make them rare); if `max_held` chats wait with no general text in
+    sight, the room is padded with EOD at loss weight 0."""
+    waiting: list[Document] = []  # chats held back for the next row, in order
+    while True:
+        ids: list = []
+        weights: list = []
+        held: list[Document] = []
+        while len(ids) < row_len:
+            room = row_len - len(ids)
+            if len(held) >= max_held:
+                ids += [EOD_ID] * room
+                weights += [0.0] * room
+                break
+            doc = waiting.pop(0) if waiting else next(docs)
+            if doc.chat and room < len(doc.ids) <= row_len:
+                held.append(doc)
+                continue
+            ids += doc.ids[:room]
+            weights += doc.weights[:room]
+        waiting = held + waiting
+        yield ids, weights
+
+
+def packed_rows(cfg: PretrainConfig, tok: TrieTokenizer) -> Iterator[tuple[list[int], list[float]]]:
+    """Rows of seq_len + 1 tokens of the training mix (`pack_rows`)."""
+    return pack_rows(documents(cfg, tok), cfg.seq_len + 1)
 
 
 def batches(cfg: PretrainConfig, tok: TrieTokenizer) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """[B, seq_len + 1] token batches cut from one packed stream, with the loss weight of each token."""
-    stream = token_stream(cfg, tok)
-    n = cfg.seq_len + 1
+    """[B, seq_len + 1] token batches of packed rows, with the loss weight of each token."""
+    rows = packed_rows(cfg, tok)
     while True:
-        rows = [[next(stream) for _ in range(n)] for _ in range(cfg.batch_size)]
-        tokens = torch.tensor([[t for t, _ in row] for row in rows], dtype=torch.long)
-        weights = torch.tensor([[w for _, w in row] for row in rows], dtype=torch.float32)
+        batch = [next(rows) for _ in range(cfg.batch_size)]
+        tokens = torch.tensor([r for r, _ in batch], dtype=torch.long)
+        weights = torch.tensor([w for _, w in batch], dtype=torch.float32)
         yield tokens, weights
 
 
@@ -278,8 +360,9 @@ def batches(cfg: PretrainConfig, tok: TrieTokenizer) -> Iterator[tuple[torch.Ten
 
 @torch.no_grad()
 def recall_accuracy(model: RWKV7, tok: TrieTokenizer, items) -> dict[str, float]:
-    """Greedy answers to the items' prompts, scored against the ground truth."""
-    correct = answered = abstain_ok = abstain_n = 0
+    """Greedy answers to the items' prompts, scored against the ground truth. Misses on questions that have
+    an answer are split into abstentions ("I don't know.") and wrong values."""
+    correct = answered = abstained = abstain_ok = abstain_n = 0
     for item in items:
         reply = generate(model, tok, item.prompt, config=ANSWER_SAMPLING).text
         ok = score_answer(reply, item.answer, item.wrong_answers)
@@ -289,8 +372,11 @@ def recall_accuracy(model: RWKV7, tok: TrieTokenizer, items) -> dict[str, float]
         else:
             answered += 1
             correct += ok
+            abstained += not ok and is_abstention(reply)
     return {
         "accuracy": correct / max(answered, 1),
+        "abstained_on_answerable": abstained / max(answered, 1),
+        "wrong_value": (answered - correct - abstained) / max(answered, 1),
         "abstention_accuracy": abstain_ok / max(abstain_n, 1),
         "items": answered,
         "abstention_items": abstain_n,
@@ -300,10 +386,11 @@ def recall_accuracy(model: RWKV7, tok: TrieTokenizer, items) -> dict[str, float]
 # ---- training -----------------------------------------------------------------------------------------
 
 
-def lr_at(step: int, cfg: PretrainConfig) -> float:
+def lr_at(step: int, cfg: PretrainConfig, total_steps: int) -> float:
+    """Linear warmup, then cosine from lr to lr_final over the run's total_steps."""
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
-    progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
+    progress = min(1.0, (step - cfg.warmup_steps) / max(1, total_steps - cfg.warmup_steps))
     return cfg.lr_final + 0.5 * (cfg.lr - cfg.lr_final) * (1 + math.cos(math.pi * progress))
 
 
@@ -348,6 +435,34 @@ def evaluate(model: RWKV7, tok: TrieTokenizer, cfg: PretrainConfig, heldout: str
     return res
 
 
+@torch.no_grad()
+def answer_token_accuracy(model: RWKV7, tok: TrieTokenizer, seeds: range) -> float:
+    """Teacher-forced share of recalled values whose every token is the model's top prediction, on held-out
+    chats (the eval personas and phrasings). Cheap enough to follow during training (one forward pass per
+    chat, no generation), and it moves before greedy recall does."""
+    model.eval()
+    ok = total = 0
+    for seed in seeds:
+        chat = make_chat(seed, split=HELDOUT, ask_all=True)
+        ids, weights = chat_tokens(chat, tok, 2.0, value_only=True)
+        abstain = {i for i, q in enumerate(chat.questions) if q.abstain}
+        seq = torch.tensor([[EOD_ID, *ids]])
+        logits, _ = model(seq[:, :-1])
+        hit = (logits[0].argmax(-1) == seq[0, 1:]).tolist()
+        spans: list[list[int]] = []  # token positions of each answer (value tokens, or an abstention reply)
+        for i, w in enumerate(weights):
+            if w == 2.0:
+                if not spans or spans[-1][-1] != i - 1:
+                    spans.append([])
+                spans[-1].append(i)
+        for j, span in enumerate(spans):
+            if j not in abstain:
+                total += 1
+                ok += all(hit[i] for i in span)
+    model.train()
+    return ok / max(total, 1)
+
+
 def pretrain(cfg: PretrainConfig, out_dir: Path, log=print) -> dict:
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
@@ -361,56 +476,84 @@ def pretrain(cfg: PretrainConfig, out_dir: Path, log=print) -> dict:
     log(json.dumps({"event": "tokenizer", "tokens": len(vocab), "seconds": round(time.time() - t0, 1)}))
 
     model = RWKV7(cfg.model_config())
-    init_for_training(model, cfg.seed)
+    init_for_training(model, cfg.seed, cfg.init_removal_logit)
     model.train()
     n_params = sum(p.numel() for p in model.parameters())
     opt = make_optimizer(model, cfg)
     heldout = heldout_general_text(cfg.heldout_chars)
     data = batches(cfg, tok)
 
+    def step_loss(inputs: torch.Tensor, targets: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        logits, _ = model(inputs)
+        nll = F.cross_entropy(logits.reshape(-1, cfg.vocab_size), targets.reshape(-1), reduction="none")
+        w = w.reshape(-1)
+        return (nll * w).sum() / w.sum()
+
+    loss_fn = torch.compile(step_loss) if cfg.compile else step_loss
+
     history: list[dict] = []
     train_start = time.time()
+    total_steps = cfg.steps
+    calibrate_from = (0, 0.0)  # (step, time) where the speed measurement for an open-ended run starts
     tokens_seen = 0
     step = 0
-    for step in range(cfg.steps):
-        if (time.time() - train_start) / 60 > cfg.max_minutes:
+    while total_steps is None or step < total_steps:
+        elapsed = time.time() - train_start
+        if elapsed / 60 > cfg.max_minutes:
             log(json.dumps({"event": "time_budget_reached", "step": step}))
             break
+        if total_steps is None and step == 5:  # the first steps include compiling: measure after them
+            calibrate_from = (step, elapsed)
+        if total_steps is None and step == 25:
+            per_step = (elapsed - calibrate_from[1]) / (step - calibrate_from[0])
+            # 5% of the time is left for the progress evaluations (eval_every), so the run ends on its
+            # schedule rather than on the wall-clock cap.
+            total_steps = step + int(0.95 * (cfg.max_minutes * 60 - elapsed) / per_step)
+            log(json.dumps({"event": "planned_steps", "steps": total_steps, "seconds_per_step": per_step}))
+        lr = lr_at(step, cfg, total_steps or 10**9)
         batch, weights = next(data)
         for group in opt.param_groups:
-            group["lr"] = lr_at(step, cfg)
-        logits, _ = model(batch[:, :-1])
-        nll = F.cross_entropy(logits.reshape(-1, cfg.vocab_size), batch[:, 1:].reshape(-1), reduction="none")
-        w = weights[:, 1:].reshape(-1)
-        loss = (nll * w).sum() / w.sum()
+            group["lr"] = lr
+        loss = loss_fn(batch[:, :-1], batch[:, 1:], weights[:, 1:])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
         tokens_seen += batch[:, 1:].numel()
-        if step % 20 == 0 or step == cfg.steps - 1:
-            elapsed = time.time() - train_start
+        step += 1
+        if step % 20 == 0 or step == total_steps:
             log(
                 json.dumps(
                     {
                         "event": "step",
                         "step": step,
                         "loss": round(loss.item(), 4),
-                        "lr": lr_at(step, cfg),
+                        "lr": lr,
                         "tokens": tokens_seen,
-                        "tokens_per_s": round(tokens_seen / max(elapsed, 1e-9)),
+                        "tokens_per_s": round(tokens_seen / max(time.time() - train_start, 1e-9)),
                     }
                 )
             )
-        if cfg.eval_every and step > 0 and step % cfg.eval_every == 0 and step != cfg.steps - 1:
-            ev = evaluate(model, tok, replace(cfg, eval_seeds=min(cfg.eval_seeds, 30)), heldout)
-            history.append({"step": step, **ev})
-            log(json.dumps({"event": "eval", "step": step, **ev}))
+        if cfg.eval_every and step % cfg.eval_every == 0 and step != total_steps:
+            ev = {
+                "step": step,
+                "tokens": tokens_seen,
+                "answer_token_accuracy": answer_token_accuracy(model, tok, range(min(cfg.eval_seeds, 40))),
+                "copy_loss_ratio": copy_loss_ratio(model, tok, heldout),
+            }
+            history.append(ev)
+            log(json.dumps({"event": "eval", **ev}))
 
     train_minutes = (time.time() - train_start) / 60
     model.eval()
     model.requires_grad_(False)
+    # Evaluate what ships: the weights as saved (bf16 by default) and read back in fp32.
+    dtype = getattr(torch, cfg.save_dtype)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(p.to(dtype).float())
     final = evaluate(model, tok, cfg, heldout)
+    final["answer_token_accuracy"] = answer_token_accuracy(model, tok, range(cfg.eval_seeds))
     log(json.dumps({"event": "final_eval", **final}))
     card = {
         "model_id": "sleepd-rwkv7-default",
@@ -419,14 +562,15 @@ def pretrain(cfg: PretrainConfig, out_dir: Path, log=print) -> dict:
         "parameters": n_params,
         "pretrain_config": asdict(cfg),
         "tokens_seen": tokens_seen,
-        "steps": step + 1,
+        "steps": step,
+        "planned_steps": total_steps,
         "train_minutes": round(train_minutes, 1),
         "total_minutes": round((time.time() - t0) / 60, 1),
         "threads": cfg.threads,
         "final_eval": final,
         "history": history,
     }
-    save_safetensors(model, out_dir / "model.safetensors", {"model_id": card["model_id"]})
+    save_safetensors(model, out_dir / "model.safetensors", {"model_id": card["model_id"]}, dtype=dtype)
     atomic_write_json(out_dir / "training.json", card)
     return card
 
@@ -442,6 +586,7 @@ def main() -> None:
     ap.add_argument("--max-minutes", type=float)
     ap.add_argument("--seed", type=int)
     ap.add_argument("--threads", type=int, help="torch threads (default 2)")
+    ap.add_argument("--no-compile", action="store_true", help="train without torch.compile")
     args = ap.parse_args()
     preset = "smoke" if args.smoke else args.preset
     cfg = {"default": PretrainConfig, "tiny": PretrainConfig.tiny, "smoke": PretrainConfig.smoke}[preset]()
@@ -452,6 +597,7 @@ def main() -> None:
             "max_minutes": args.max_minutes,
             "seed": args.seed,
             "threads": args.threads,
+            "compile": False if args.no_compile else None,
         }.items()
         if v is not None
     }

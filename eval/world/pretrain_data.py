@@ -1,9 +1,10 @@
 """Standalone persona chats: pretraining text for the default model, and the in-context recall eval set.
 
 A chat: the user states 3-8 facts (one per turn, mixed with small talk; sometimes one fact is then
-updated), then asks 2-4 questions that the assistant answers. About 15% of questions ask about a
-relation the chat never stated; the assistant replies with the canonical `ABSTAIN_ANSWER`
-("I don't know."). Rendered in the RWKV chat format ("User: ...\\n\\nAssistant: ...\\n\\n").
+updated), then asks 2-4 questions that the assistant answers (or, with `ChatConfig.ask_stated`, one about
+every stated fact). About 15% of questions (`abstain_prob`) ask about a relation the chat never stated;
+the assistant replies with the canonical `ABSTAIN_ANSWER` ("I don't know."). Rendered in the RWKV chat
+format ("User: ...\\n\\nAssistant: ...\\n\\n").
 
 Separation from evaluation (see `seeds`):
 - pretraining chats (`iter_pretrain_chats`, `pretrain_texts`) use seeds >= 1_000_000 and only "train"
@@ -38,6 +39,10 @@ class ChatConfig:
     update_prob: float = 0.1
     greeting_prob: float = 0.3
     lead_prob: float = 0.15
+    # Ask about every stated fact (random order) instead of `questions` of them, plus unstated ones at
+    # random positions so that about `abstain_prob` of the questions are abstentions. Every fact then
+    # carries a recall example, several times the signal per token of 2-4 questions.
+    ask_stated: bool = False
 
 
 @dataclass(frozen=True)
@@ -181,6 +186,12 @@ def make_chat(
 
     if ask_all:
         asked = [*rng.sample(stated, len(stated)), rng.choice(unstated)]
+    elif cfg.ask_stated:
+        asked = rng.sample(stated, len(stated))
+        expected = cfg.abstain_prob / (1 - cfg.abstain_prob) * len(stated)
+        n_unstated = min(len(unstated), int(expected) + (rng.random() < expected - int(expected)))
+        for rel in rng.sample(unstated, n_unstated):
+            asked.insert(rng.randint(0, len(asked)), rel)
     else:
         asked = []
         remaining = rng.sample(stated, len(stated))

@@ -96,3 +96,28 @@ def test_chat_goes_through_a_running_daemon(home):
 def test_continuing_an_unknown_conversation_is_a_usage_error(home):
     res = chat(home, "x\n", "--conversation", "no-such-conversation", "--local")
     assert res.returncode == 2 and "no conversation" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_the_default_model_answers_from_earlier_in_the_chat(tmp_path):
+    """`sleepd init` without --model, then `sleepd chat`: facts told earlier in the same chat come back (the
+    phrasings are not the persona world's templates)."""
+    init_data_dir(tmp_path / "home")  # the embedded default model
+    script = (
+        "I got a new cat last week, her name is Mochi.\n"
+        "By the way, I work as a nurse at Mercy Hospital.\n"
+        "What's my cat's name?\n"
+        "What do I do for work?\n"
+    )
+    res = subprocess.run(
+        [sys.executable, "-m", "daemon.cli", "--data-dir", str(tmp_path / "home"), "chat", "--json"]
+        + ["--local", "--temperature", "0", "--max-tokens", "16"],
+        input=script,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr
+    replies = [json.loads(line)["reply"] for line in res.stdout.splitlines()]
+    assert len(replies) == 4
+    assert "Mochi" in replies[2] and "nurse" in replies[3], replies

@@ -115,3 +115,22 @@ def test_incontext_eval_items():
     for b, i in zip(bare, items, strict=True):
         if not i.abstain:
             assert not mentions(b.prompt, i.answer)
+
+
+def test_ask_stated_asks_every_fact_and_some_unstated_ones():
+    from eval.world import ChatConfig
+
+    cfg = ChatConfig(ask_stated=True)
+    chats = list(iter_pretrain_chats(count=600, config=cfg))
+    n_questions = n_abstain = abstain_not_last = 0
+    for c in chats:
+        asked = [q.relation for q in c.questions if not q.abstain]
+        assert sorted(asked) == sorted(c.stated)  # every stated fact, once
+        for i, q in enumerate(c.questions):
+            n_questions += 1
+            if q.abstain:
+                n_abstain += 1
+                abstain_not_last += i < len(c.questions) - 1
+                assert q.relation not in c.stated and q.reply == ABSTAIN_ANSWER
+    assert 0.12 <= n_abstain / n_questions <= 0.18
+    assert abstain_not_last > n_abstain / 3  # not always at the end (the eval set asks it last)

@@ -73,3 +73,40 @@ def test_the_mix_after_the_copy_warmup_keeps_its_proportions():
     end = weights.index(5.0)  # the first chat answer: the warmup is over
     assert end >= 6_000 and 4.0 in weights[:end]  # the warmup: copies only
     assert 4.0 in weights[end : end + 3_000]  # general text again within a few chats, not 6,000 tokens later
+
+
+def test_rows_never_cut_a_chat():
+    """Each row starts from the zero state: a chat's questions must be in the same row as its facts. General
+    text fills the room a waiting chat leaves and may be cut anywhere."""
+    import random
+    from itertools import islice
+
+    from tuner.pretrain import Document, pack_rows
+
+    rng = random.Random(0)
+    is_chat: dict[int, bool] = {}
+
+    def docs():
+        n = 0
+        while True:
+            n += 1
+            is_chat[n] = rng.random() < 0.7
+            length = rng.randint(5, 40) if is_chat[n] else rng.randint(1, 90)
+            # token = (document, position, length): a cut shows as a document with a missing part
+            yield Document([(n, i, length) for i in range(length)], [1.0] * length, is_chat[n])
+
+    complete_chats = cut_general = 0
+    for ids, weights in islice(pack_rows(docs(), 50), 400):
+        assert len(ids) == len(weights) == 50
+        parts: dict[int, list[int]] = {}
+        for t in ids:
+            if t != 0:  # EOD padding
+                parts.setdefault(t[0], []).append(t[1])
+        for n, positions in parts.items():
+            length = next(t[2] for t in ids if t != 0 and t[0] == n)
+            if is_chat[n]:
+                assert positions == list(range(length)), f"chat {n} was cut"
+                complete_chats += 1
+            elif len(positions) < length:
+                cut_general += 1
+    assert complete_chats > 300 and cut_general > 50
