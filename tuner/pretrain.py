@@ -81,7 +81,7 @@ class PretrainConfig:
     # data
     # Chats are where recall is learnt; general text pays for it (measured at full size, BENCHMARKS.md:
     # 60% chats with 15% unanswerable questions gave recall 0.563 and 2.02 bits/byte, 75% with 8% gave
-    # 0.625 and 2.19).
+    # 0.625 and 2.19, both with the removal init a0 = -5).
     chat_fraction: float = 0.75
     chat_ask_stated: bool = True  # every stated fact is asked (eval.world.pretrain_data.ChatConfig)
     # Share of questions about facts the chat never gave ("I don't know." is the answer). At 15% the model
@@ -102,10 +102,10 @@ class PretrainConfig:
     # Tokenizer sample, weighted like the mix (see build_tokenizer).
     tokenizer_sample_chats: int = 8000
     tokenizer_sample_general: int = 2000
-    # Initialisation (see init_for_training). On the synthetic tasks of bench/init_ablation.py the reference
-    # rate (None) learns associative recall 1.5-2.5x sooner and copying as fast; the shipped model was
-    # trained with -5 (BENCHMARKS.md).
-    init_removal_logit: float | None = -5.0
+    # Initialisation (see init_for_training). None: RWKV-LM's reference removal rate. It learns associative
+    # recall 1.5-2.5x sooner on bench/init_ablation.py, and at full size it gave in-context recall 0.770
+    # against 0.625 with -5 (the same recipe otherwise; BENCHMARKS.md).
+    init_removal_logit: float | None = None
     # output
     save_dtype: str = "float32"  # the shipped file's dtype (bfloat16 halves it); training runs in fp32
     # evaluation

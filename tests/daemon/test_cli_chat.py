@@ -108,9 +108,9 @@ def test_the_default_model_answers_from_earlier_in_the_chat(tmp_path):
         "What's my cat's name?\n"
         "What do I do for work?\n"
     )
+    cli = [sys.executable, "-m", "daemon.cli", "--data-dir", str(tmp_path / "home")]
     res = subprocess.run(
-        [sys.executable, "-m", "daemon.cli", "--data-dir", str(tmp_path / "home"), "chat", "--json"]
-        + ["--local", "--temperature", "0", "--max-tokens", "16"],
+        [*cli, "chat", "--json", "--local", "--temperature", "0", "--max-tokens", "16"],
         input=script,
         capture_output=True,
         text=True,
