@@ -55,6 +55,14 @@ def safe_chunk_len(logw: torch.Tensor, chunk_len: int, decay_floor: float | None
     return L
 
 
+def _layout(logw: torch.Tensor, chunk_len: int, decay_floor: float | None) -> tuple[int, int, int]:
+    """(chunk length L, number of chunks, padded steps) for a [B, T, H, N] sequence."""
+    T = logw.shape[1]
+    L = safe_chunk_len(logw, chunk_len, decay_floor)
+    nC = -(-T // L)
+    return L, nC, nC * L - T
+
+
 def _chunks(x: torch.Tensor, nC: int, L: int, pad: int) -> torch.Tensor:
     """[B, T, H, N] -> [B*H*nC, L, N] (batch order b, h, c); padded steps have decay 1 and write nothing."""
     B, _, H, N = x.shape
@@ -78,9 +86,7 @@ def wkv7_chunked(
     B, T, H, N = r.shape
     if T == 0:
         return r.new_zeros(r.shape), state
-    L = safe_chunk_len(logw, chunk_len, decay_floor)
-    nC = -(-T // L)
-    pad = nC * L - T
+    L, nC, pad = _layout(logw, chunk_len, decay_floor)
 
     BHC = B * H * nC
     r_, lw, k_, v_, a_, b_ = (_chunks(x, nC, L, pad) for x in (r, logw, k, v, a, b))
@@ -159,9 +165,7 @@ def wkv7_chunked_forward(
     B, T, H, N = r.shape
     if T == 0:
         return r.new_zeros(r.shape), state
-    L = safe_chunk_len(logw, chunk_len, decay_floor)
-    nC = -(-T // L)
-    pad = nC * L - T
+    L, nC, pad = _layout(logw, chunk_len, decay_floor)
     BHC = B * H * nC
     dt = r.dtype
     lw = _chunks(logw, nC, L, pad)
