@@ -23,7 +23,7 @@ from eval.world.pretrain_data import incontext_eval_items, no_context_items
 from model.bundle import load_bundle
 from model.fileio import atomic_write_json, atomic_write_text
 from tuner.corpus import heldout_general_text
-from tuner.pretrain import recall_accuracy
+from tuner.pretrain import recall_accuracy, recall_outcomes, summarise_recall
 
 
 def evaluate_checkpoint(path: Path, seeds: int = 100, general_chars: int = 200_000) -> dict:
@@ -36,6 +36,17 @@ def evaluate_checkpoint(path: Path, seeds: int = 100, general_chars: int = 200_0
         "in_context": recall_accuracy(b.model, b.tokenizer, items),
         "no_context": recall_accuracy(b.model, b.tokenizer, no_context_items(items)),
     }
+
+
+def recall_by_relation(path: Path, seeds: int = 100) -> dict[str, dict[str, float]]:
+    """In-context recall on the card's questions, grouped by the relation asked about (where the model
+    misses). Abstention questions are grouped under their relation too."""
+    torch.set_num_threads(2)
+    b = load_bundle(path)
+    groups: dict[str, list] = {}
+    for o in recall_outcomes(b.model, b.tokenizer, incontext_eval_items(range(seeds))):
+        groups.setdefault(o.item.relation, []).append(o)
+    return {rel: summarise_recall(outcomes) for rel, outcomes in sorted(groups.items())}
 
 
 def _planned(done: int, planned: int | None) -> str:
@@ -57,10 +68,29 @@ def _curve(history: list[dict]) -> str:
     )
 
 
-def _limits(ic: dict, training: dict) -> str:
+def _no_context_abstention(nc: dict) -> float:
+    """Share of all no-context questions (answerable or not) answered "I don't know.": with no facts given,
+    that is the right reply to every one of them."""
+    n, m = nc["items"], nc["abstention_items"]
+    said = nc.get("abstained_on_answerable", 0.0) * n + nc["abstention_accuracy"] * m
+    return said / max(n + m, 1)
+
+
+def _guessing(nc: dict) -> str:
+    idk = _no_context_abstention(nc)
+    if idk >= 0.8:
+        return ""
+    return (
+        f'With no facts in the chat it says "I don\'t know." to {idk:.0%} of the questions and names a value '
+        f"for the rest; those values are guesses (no-context accuracy {nc['accuracy']:.1%}). Trained with few "
+        "unanswerable questions, it prefers naming a value to abstaining when nothing fits.\n\n"
+    )
+
+
+def _limits(ic: dict, nc: dict, training: dict) -> str:
     acc = ic["accuracy"]
     if acc >= 0.8:
-        return ""
+        return _guessing(nc)
     abstained, wrong = ic.get("abstained_on_answerable"), ic.get("wrong_value")
     misses = ""
     if abstained is not None and wrong is not None:
@@ -75,7 +105,7 @@ def _limits(ic: dict, training: dict) -> str:
         f"{training['tokens_seen'] / 1e6:.1f}M training tokens have not fully taught is to find the "
         "value stated for the relation asked about. sleepd's memory figures (gates, acquisition, "
         "retention) are measured relative to this model, so they stay meaningful, but absolute recall "
-        "is limited by it; use a real RWKV-7 checkpoint where answers matter.\n\n"
+        "is limited by it; use a real RWKV-7 checkpoint where answers matter.\n\n" + _guessing(nc)
     )
 
 
@@ -150,11 +180,12 @@ Persona worlds with seeds {ev["eval_seeds"]} (never used in training), held-out 
 | "I don't know." on those same questions | {ic.get("abstained_on_answerable", float("nan")):.3f} | |
 | no-context accuracy, same questions (the floor) | {nc["accuracy"]:.3f} | <= 0.20 {_mark(nc["accuracy"] <= 0.2)} |
 | "I don't know." on facts never given, in context | {ic["abstention_accuracy"]:.3f} ({ic["abstention_items"]} questions) | |
+| "I don't know." with no context, all questions (every one is right to abstain) | {_no_context_abstention(nc):.3f} ({nc["items"] + nc["abstention_items"]} questions) | |
 | held-out general bits per byte (eval/suites/general) | {ev["heldout_bits_per_byte"]:.3f} | |
 
 ## Limits
 
-{_limits(ic, training)}Trained on about {training["tokens_seen"] / 1e6:.0f} million tokens: its general English is weak (see bits per
+{_limits(ic, nc, training)}Trained on about {training["tokens_seen"] / 1e6:.0f} million tokens: its general English is weak (see bits per
 byte), and it knows nothing about the world. It exists to make sleepd's memory measurable and runnable
 anywhere.
 """
@@ -165,12 +196,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("model_dir", type=Path)
     ap.add_argument("--seeds", type=int, default=100)
     ap.add_argument("--no-write", action="store_true", help="print the figures only")
+    ap.add_argument(
+        "--by-relation",
+        action="store_true",
+        help="print in-context recall per relation instead (writes nothing)",
+    )
     args = ap.parse_args(argv)
     path = args.model_dir / "model.safetensors"
     training_path = args.model_dir / "training.json"
     if not path.is_file() or not training_path.is_file():
         print(f"error: {args.model_dir} needs model.safetensors and training.json", file=sys.stderr)
         return 2
+    if args.by_relation:
+        print(json.dumps(recall_by_relation(path, args.seeds), indent=2))
+        return 0
     ev = evaluate_checkpoint(path, args.seeds)
     print(json.dumps(ev, indent=2))
     if not args.no_write:
