@@ -83,7 +83,8 @@ class PretrainConfig:
     # Chats are where recall is learnt; general text pays for it (measured at full size, BENCHMARKS.md:
     # 60% chats with 15% unanswerable questions gave recall 0.563 and 2.02 bits/byte, 75% with 8% gave
     # 0.625 and 2.19, both with the removal init a0 = -5; with the reference init, 75%/8% gave 0.770 and
-    # 2.24, and 85%/4% gave 0.852 and 2.58).
+    # 2.24, 75%/4% gave 0.798 and 2.32, and 85%/4% gave 0.852 and 2.58: the chat share sets how fast
+    # recall is learnt in the hour, and costs general text).
     chat_fraction: float = 0.85
     chat_ask_stated: bool = True  # every stated fact is asked (eval.world.pretrain_data.ChatConfig)
     # Share of questions about facts the chat never gave ("I don't know." is the answer). At 15% the model
