@@ -237,11 +237,12 @@ def build_tokenizer(cfg: PretrainConfig) -> list[bytes]:
     return build_subset_vocab(chats + general, cfg.vocab_size - 1, world_tokenizer())
 
 
-def chat_tokens(
-    chat: PersonaChat, tok: TrieTokenizer, answer_weight: float, value_only: bool = False
-) -> tuple[list[int], list[float]]:
-    """A chat's tokens with loss weights: `answer_weight` on the assistant's replies to the questions (the
-    in-context recall the model must learn), 1 elsewhere. Tokens are weighted by where their bytes fall."""
+def answer_tokens(
+    chat: PersonaChat, tok: TrieTokenizer, value_only: bool = False
+) -> tuple[list[int], list[list[int]]]:
+    """A chat's tokens, and for each of its questions the positions of the tokens of the assistant's reply
+    (with `value_only`, of the recalled value inside it; whole replies to abstention questions). A token
+    belongs to an answer when any of its bytes fall inside it."""
     messages = chat.messages
     text = format_messages(messages)
     spans = []  # byte spans of the answers, in order
@@ -251,7 +252,7 @@ def chat_tokens(
         start = offset + len(b"Assistant: ")
         reply = messages[i]["content"]
         at = reply.find(q.answer) if value_only and not q.abstain else -1
-        if at >= 0:  # only the recalled value: the reply's wording is learned from the plain weight
+        if at >= 0:
             begin = start + len(reply[:at].encode())
             spans.append((begin, begin + len(q.answer.encode())))
         else:
@@ -259,13 +260,29 @@ def chat_tokens(
         if i + 1 < len(messages):
             offset += len(format_messages(messages[i : i + 2]).encode())
     ids = tok.encode(text)
-    weights, pos, j = [], 0, 0
-    for t in ids:
+    positions: list[list[int]] = [[] for _ in spans]
+    pos = j = 0
+    for n, t in enumerate(ids):
         end = pos + len(tok.token_bytes(t))
         while j < len(spans) and spans[j][1] <= pos:
             j += 1
-        weights.append(answer_weight if j < len(spans) and spans[j][0] < end else 1.0)
+        if j < len(spans) and spans[j][0] < end:
+            positions[j].append(n)
         pos = end
+    return ids, positions
+
+
+def chat_tokens(
+    chat: PersonaChat, tok: TrieTokenizer, answer_weight: float, value_only: bool = False
+) -> tuple[list[int], list[float]]:
+    """A chat's tokens with loss weights: `answer_weight` on the assistant's replies to the questions (the
+    in-context recall the model must learn), 1 elsewhere. With `value_only`, only the recalled value is
+    weighted: the reply's wording is learnt from the plain weight."""
+    ids, positions = answer_tokens(chat, tok, value_only)
+    weights = [1.0] * len(ids)
+    for answer in positions:
+        for n in answer:
+            weights[n] = answer_weight
     return ids, weights
 
 
@@ -310,12 +327,6 @@ def documents(cfg: PretrainConfig, tok: TrieTokenizer) -> Iterator[Document]:
             else:
                 n_general += len(ids)
         yield Document([*ids, EOD_ID], [*weights, 1.0], is_chat)
-
-
-def token_stream(cfg: PretrainConfig, tok: TrieTokenizer) -> Iterator[tuple[int, float]]:
-    """`documents` as one stream of (token, loss weight)."""
-    for doc in documents(cfg, tok):
-        yield from zip(doc.ids, doc.weights, strict=True)
 
 
 def pack_rows(docs: Iterator[Document], row_len: int, max_held: int = 8) -> Iterator[tuple[list, list]]:
@@ -471,21 +482,14 @@ def answer_token_accuracy(model: RWKV7, tok: TrieTokenizer, seeds: range) -> flo
     ok = total = 0
     for seed in seeds:
         chat = make_chat(seed, split=HELDOUT, ask_all=True)
-        ids, weights = chat_tokens(chat, tok, 2.0, value_only=True)
-        abstain = {i for i, q in enumerate(chat.questions) if q.abstain}
+        ids, answers = answer_tokens(chat, tok, value_only=True)
         seq = torch.tensor([[EOD_ID, *ids]])
         logits, _ = model(seq[:, :-1])
         hit = (logits[0].argmax(-1) == seq[0, 1:]).tolist()
-        spans: list[list[int]] = []  # token positions of each answer (value tokens, or an abstention reply)
-        for i, w in enumerate(weights):
-            if w == 2.0:
-                if not spans or spans[-1][-1] != i - 1:
-                    spans.append([])
-                spans[-1].append(i)
-        for j, span in enumerate(spans):
-            if j not in abstain:
+        for q, answer in zip(chat.questions, answers, strict=True):
+            if not q.abstain:
                 total += 1
-                ok += all(hit[i] for i in span)
+                ok += all(hit[n] for n in answer)
     model.train()
     return ok / max(total, 1)
 

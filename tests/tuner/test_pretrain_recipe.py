@@ -63,13 +63,14 @@ def test_the_mix_after_the_copy_warmup_keeps_its_proportions():
     from itertools import islice
 
     from model.tokenizer import world_tokenizer
-    from tuner.pretrain import token_stream
+    from tuner.pretrain import documents
 
     cfg = dataclasses.replace(
         PretrainConfig.smoke(), copy_warmup_tokens=6_000, answer_weight=5.0, repeat_weight=4.0
     )
     cfg = dataclasses.replace(cfg, chat_fraction=0.5, repeat_fraction=1.0)
-    weights = [w for _, w in islice(token_stream(cfg, world_tokenizer()), 40_000)]
+    stream = (w for doc in documents(cfg, world_tokenizer()) for w in doc.weights)
+    weights = list(islice(stream, 40_000))
     end = weights.index(5.0)  # the first chat answer: the warmup is over
     assert end >= 6_000 and 4.0 in weights[:end]  # the warmup: copies only
     assert 4.0 in weights[end : end + 3_000]  # general text again within a few chats, not 6,000 tokens later
