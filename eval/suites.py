@@ -25,7 +25,7 @@ from eval.world.facts import RELATIONS, relation, sample_value
 from eval.world.scoring import ABSTAIN_ANSWER
 from eval.world.templates import HELDOUT, render_ack
 from memory.schema import Memory, Probe
-from reflection.probes import WORLD_RELATIONS
+from reflection.slots import WORLD_RELATIONS
 from tuner.corpus import heldout_general_text
 
 GENERAL_CHARS = 60_000

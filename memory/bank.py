@@ -30,24 +30,71 @@ def add_memory(
     cycle_id: int | None = None,
     source_message_ids: Sequence[str] = (),
     supersedes: Iterable[int] = (),
+    status: str = "active",
+    deferred_reason: str | None = None,
 ) -> Memory:
-    """Store a kept item; `supersedes` lists active items it replaces (marked superseded by it)."""
+    """Store a kept item; `supersedes` lists active items it replaces (marked superseded by it).
+
+    status "deferred": a fact over a night's capacity, stored to be taken up first by the next night
+    (`activate_deferred`); it supersedes nothing until then."""
     if not isinstance(text, str) or not text.strip():
         raise InputError("memory text must be a non-empty string")
+    if status not in ("active", "deferred"):
+        raise InputError(f"a new memory is active or deferred, not {status!r}")
+    if status == "deferred" and list(supersedes):
+        raise InputError("a deferred memory supersedes nothing until it is taken up")
     mem = Memory(
         text=text,
         subject=subject,
         relation=relation,
         value=value,
-        status="active",
+        status=status,
         created_cycle_id=cycle_id,
         source_message_ids=list(source_message_ids),
         created_at=utcnow(),
+        deferred_reason=deferred_reason if status == "deferred" else None,
+        deferred_cycle_id=cycle_id if status == "deferred" else None,
     )
     session.add(mem)
     session.flush()
     for old_id in supersedes:
         supersede(session, old_id, mem.id)
+    return mem
+
+
+def activate_deferred(
+    session: Session, memory_id: int, *, cycle_id: int | None, supersedes: Iterable[int] = ()
+) -> Memory:
+    """Take a deferred item up: it becomes active as one of `cycle_id`'s memories (that night learns it),
+    with an audit event naming the cycle that deferred it."""
+    mem = get_memory(session, memory_id)
+    if mem.status != "deferred":
+        raise InputError(f"memory {memory_id} is {mem.status}, not deferred")
+    record_event(
+        session,
+        "memory.deferred_taken_up",
+        actor=f"cycle {cycle_id}" if cycle_id is not None else "reflection",
+        cycle_id=cycle_id,
+        details={"memory_id": memory_id, "deferred_by_cycle": mem.deferred_cycle_id},
+    )
+    mem.status = "active"
+    mem.created_cycle_id = cycle_id
+    mem.deferred_reason = None
+    session.flush()
+    for old_id in supersedes:
+        supersede(session, old_id, mem.id)
+    return mem
+
+
+def retire_deferred(session: Session, memory_id: int, *, reason: str) -> Memory:
+    """A deferred item a later message made obsolete: kept as history (superseded), never taken up."""
+    mem = get_memory(session, memory_id)
+    if mem.status != "deferred":
+        raise InputError(f"memory {memory_id} is {mem.status}, not deferred")
+    mem.status = "superseded"
+    mem.superseded_at = utcnow()
+    mem.deferred_reason = reason
+    session.flush()
     return mem
 
 

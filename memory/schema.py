@@ -59,7 +59,8 @@ CYCLE_STATUSES = (
     "failed",
     "skipped",
 )
-MEMORY_STATUSES = ("active", "superseded", "forgotten")
+# deferred: a stated fact that did not fit a night's capacity; it goes first in line the next night.
+MEMORY_STATUSES = ("active", "superseded", "forgotten", "deferred")
 PROBE_KINDS = ("cloze", "qa")
 PROBE_SPLITS = ("train", "eval")
 PROBE_STATUSES = ("active", "forgotten")
@@ -221,6 +222,13 @@ class Memory(Base):
     created_at: Mapped[datetime]
     forgotten_at: Mapped[datetime | None]
     forget_reason: Mapped[str | None] = mapped_column(Text)
+    # Why the item waits (status "deferred"), and the cycle that deferred it last.
+    deferred_reason: Mapped[str | None] = mapped_column(Text)
+    deferred_cycle_id: Mapped[int | None] = mapped_column(ForeignKey("cycles.id"))
+    # Whether the last night that tuned it could make its teacher say the value (None: not tried yet), and
+    # why not when it could not ("not learnable by this model").
+    learnable: Mapped[bool | None] = mapped_column(Boolean)
+    learn_note: Mapped[str | None] = mapped_column(Text)
 
 
 class Probe(Base):

@@ -53,6 +53,14 @@ class ReflectionConfig:
     budget_strategy: Literal["density", "score"] = field(
         default="density", metadata={"help": "Greedy order: score per token (density) or score."}
     )
+    capacity_facts: int | None = field(
+        default=12,
+        metadata={
+            "help": "Stated facts one night learns at most; they go before anything else, and the rest wait "
+            "(deferred) for the next night. Measured by bench/capacity.py. Empty: no limit.",
+            "min": 1,
+        },
+    )
     min_score: float = field(
         default=0.05,
         metadata={"help": "Segments scoring at or below this are never kept.", "min": 0.0, "max": 1.0},
@@ -146,6 +154,13 @@ class ReflectionConfig:
     )
     # ---- probes -----------------------------------------------------------------------------------------
     cloze_per_item: int = field(default=2, metadata={"help": "Cloze probes per memory item.", "min": 0})
+    qa_train_per_fact: int = field(
+        default=3,
+        metadata={
+            "help": "Self-study questions (train phrasings) per stated fact; one more is held out.",
+            "min": 0,
+        },
+    )
     qa_from_model: bool = field(
         default=True, metadata={"help": "Let the model write QA probes (validated; templates otherwise)."}
     )

@@ -60,12 +60,14 @@ from model.bundle import ModelBundle
 from model.state import State
 from reflection.config import ReflectionConfig
 from reflection.embeddings import Embedder, EmbeddingsUnavailable, shared_embedder
-from reflection.policy import BankItem, PolicyOutcome, decide, salience_scores, split_parts
-from reflection.probes import WORLD_RELATIONS, ModelQA, ProbeSpec, item_probes
+from reflection.policy import BankItem, Part, PolicyOutcome, decide, salience_scores, split_parts
+from reflection.probes import ModelQA, ProbeSpec, item_probes
 from reflection.redact import redact
-from reflection.salience import contexts_for
+from reflection.salience import Context, contexts_for
 from reflection.scorers import ModelScores, ScoreInput, model_scores, remote_judge
-from reflection.segments import build_segments, whitespace_tokens
+from reflection.segments import Segment, build_segments, whitespace_tokens
+from reflection.slots import WORLD_RELATIONS
+from reflection.stated import stated_facts
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +90,8 @@ class ItemResult:
     probes: list[ProbeSpec]
     notes: list[str]
     memory_id: int | None = None  # set when stored
+    status: str = "active"  # "deferred": stored to wait for the next night (no probes yet)
+    deferred_id: int | None = None  # the deferred bank item this takes up again
 
 
 @dataclass
@@ -152,6 +156,7 @@ class ReflectionResult:
                     "source_message_ids": it.source_message_ids,
                     "slot": [it.subject, it.relation, it.value] if it.relation else None,
                     "supersedes": it.supersedes,
+                    "status": it.status,
                     "notes": it.notes,
                     "probes": [
                         {"kind": p.kind, "prompt": p.prompt, "answer": p.answer, "split": p.split}
@@ -174,8 +179,10 @@ class ReflectionResult:
             "kept_tokens": self.kept_tokens,
             "budget_tokens": self.outcome.budget_tokens,
             "kept": sum(d.kept for d in self.outcome.decisions),
-            "dropped": sum(not d.kept for d in self.outcome.decisions),
-            "items": [it.memory_id for it in self.items],
+            "dropped": sum(not d.kept and not d.deferred for d in self.outcome.decisions),
+            "deferred": sum(d.deferred for d in self.outcome.decisions),
+            "items": [it.memory_id for it in self.items if it.status == "active"],
+            "deferred_items": [it.memory_id for it in self.items if it.status == "deferred"],
             "redactions": dict(self.redactions),
             "notes": list(self.notes),
         }
@@ -210,11 +217,31 @@ def read_day(
     return messages, ratings, last
 
 
-def read_bank(session: Session) -> list[BankItem]:
+def read_bank(session: Session, status: str = "active") -> list[BankItem]:
+    """Bank items of one status: "active" (what supersede and novelty compare with) or "deferred" (the
+    facts waiting for a night with room, first in line)."""
     return [
         BankItem(m.id, m.text, m.subject, m.relation, m.value, tuple(m.source_message_ids or ()))
-        for m in membank.list_memories(session, status="active")
+        for m in membank.list_memories(session, status=status)
     ]
+
+
+def deferred_parts(deferred: Sequence[BankItem], count_tokens: Callable[[str], int]) -> list[Part]:
+    """Deferred bank items as candidate parts placed before the day (negative positions, oldest first)."""
+    out = []
+    for k, b in enumerate(deferred):
+        seg = Segment(
+            list(b.source_message_ids),
+            f"deferred-{b.memory_id}",
+            b.text,
+            ["user"],
+            count_tokens(b.text),
+            k - len(deferred),
+            (b.text,),
+            (None if (b.subject or "user") == "user" else b.subject,),
+        )
+        out.append(Part(seg, Context(), "whole", b.memory_id))
+    return out
 
 
 # --------------------------------------------------------------------------------------------- the pass
@@ -235,6 +262,7 @@ def reflect_messages(
     embedder: Embedder | None = None,
     count_tokens: Callable[[str], int] | None = None,
     model_questions: bool = True,
+    deferred: Sequence[BankItem] = (),
 ) -> tuple[PolicyOutcome, list[ItemResult], dict[str, int], list[str], dict[str, float]]:
     """Reflection over in-memory messages (import-format dicts); no database. `run_reflection` wraps it.
 
@@ -266,7 +294,9 @@ def reflect_messages(
     segments = build_segments(clean, count_tokens, config=config.segment_config())
     total_tokens = sum(s.token_count for s in segments)
     contexts = contexts_for(segments, config.salience)
-    parts = split_parts(segments, contexts, count_tokens, config.split_small_talk)
+    parts = deferred_parts(deferred, count_tokens) + split_parts(
+        segments, contexts, count_tokens, config.split_small_talk
+    )
     sal = salience_scores(parts, feedback, config)
     lap("salience")
 
@@ -326,9 +356,12 @@ def reflect_messages(
         notes.append("model questions off: the model failed the judge's self-check")
     qa = ModelQA(bundle if model_questions and not failed_judge else None, state, config)
     items: list[ItemResult] = []
-    for it in outcome.items:
+    for it in [*outcome.items, *outcome.deferred]:
         slots = [(ps.slot, ps.subject) for ps in it.slots]
-        probes = item_probes(it.text, it.role, slots, config, qa)
+        # A deferred item gets its probes the night it is taken up (its phrasings may change by then).
+        # Questions in the first person only about what the user says of themselves (not a named speaker).
+        facts = stated_facts(it.text) if it.role == "user" and (it.subject or "user") == "user" else []
+        probes = item_probes(it.text, it.role, slots, config, qa, facts) if it.status == "active" else []
         items.append(
             ItemResult(
                 it.text,
@@ -341,6 +374,8 @@ def reflect_messages(
                 list(it.supersedes_bank),
                 probes,
                 list(it.notes),
+                status=it.status,
+                deferred_id=it.deferred_id,
             )
         )
     if items:
@@ -367,6 +402,7 @@ def run_reflection(
     with db.read() as s:
         messages, feedback, last_pk = read_day(s, since_watermark, upto)
         bank = read_bank(s)
+        deferred = read_bank(s, "deferred")
     if embedder is None and config.embeddings:
         embedder = shared_embedder()
         if config.embedding_cache and embedder.cache_path is None:
@@ -380,6 +416,7 @@ def run_reflection(
         feedback=feedback,
         embedder=embedder,
         model_questions=not dry_run,
+        deferred=deferred,
     )
     if not dry_run:
         t = time.perf_counter()
@@ -445,10 +482,31 @@ def store(
         )
     ids: list[int] = []
     superseded: set[int] = set()
-    for planned, it in zip(outcome.items, items, strict=True):
+    kept = items[: len(outcome.items)]
+    for planned, it in zip(outcome.items, kept, strict=True):
         olds = [m for m in planned.supersedes_bank if m not in superseded]
         olds += [ids[j] for j in planned.supersedes_planned if ids[j] not in superseded]
         olds = [m for m in dict.fromkeys(olds) if membank.get_memory(session, m).status == "active"]
+        if planned.deferred_id is not None:
+            mem = membank.activate_deferred(session, planned.deferred_id, cycle_id=cycle_id, supersedes=olds)
+        else:
+            mem = membank.add_memory(
+                session,
+                it.text,
+                subject=it.subject,
+                relation=it.relation,
+                value=it.value,
+                cycle_id=cycle_id,
+                source_message_ids=it.source_message_ids,
+                supersedes=olds,
+            )
+        superseded.update(olds)
+        ids.append(mem.id)
+        it.memory_id = mem.id
+        it.supersedes = olds
+        for p in it.probes:
+            membank.add_probe(session, mem.id, p.kind, p.prompt, p.answer, split=p.split)
+    for it in items[len(outcome.items) :]:
         mem = membank.add_memory(
             session,
             it.text,
@@ -457,14 +515,16 @@ def store(
             value=it.value,
             cycle_id=cycle_id,
             source_message_ids=it.source_message_ids,
-            supersedes=olds,
+            status="deferred",
+            deferred_reason=it.notes[0] if it.notes else "over tonight's capacity",
         )
-        superseded.update(olds)
-        ids.append(mem.id)
         it.memory_id = mem.id
-        it.supersedes = olds
-        for p in it.probes:
-            membank.add_probe(session, mem.id, p.kind, p.prompt, p.answer, split=p.split)
+    for d in outcome.decisions:
+        if d.deferred and d.part.deferred_id is not None:  # still waiting: tonight's reason and cycle
+            mem = membank.get_memory(session, d.part.deferred_id)
+            mem.deferred_reason, mem.deferred_cycle_id = d.verdict, cycle_id
+    for mid in outcome.obsolete_deferred:
+        membank.retire_deferred(session, mid, reason="a later message changed its value")
     for merge in outcome.merges:
         mem = membank.get_memory(session, merge.memory_id)
         mem.source_message_ids = list(dict.fromkeys([*(mem.source_message_ids or []), *merge.message_ids]))
@@ -475,7 +535,8 @@ def store(
         cycle_id=cycle_id,
         details={
             "kept": sum(d.kept for d in outcome.decisions),
-            "dropped": sum(not d.kept for d in outcome.decisions),
+            "dropped": sum(not d.kept and not d.deferred for d in outcome.decisions),
+            "deferred": [it.memory_id for it in items[len(outcome.items) :]],
             "items": ids,
             "superseded": sorted(superseded),
             "merged_into": [m.memory_id for m in outcome.merges],

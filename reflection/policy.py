@@ -33,6 +33,7 @@ import numpy as np
 
 from reflection.budget import Candidate, budget_tokens, fit_budget
 from reflection.config import ReflectionConfig
+from reflection.kinds import NEVER, OTHER, PRIORITY, classify
 from reflection.salience import Context, Score, score_segment, split_small_talk
 from reflection.scorers import ModelScores, logit, percentiles
 from reflection.segments import CountTokens, Segment
@@ -48,6 +49,7 @@ class Part:
     segment: Segment
     context: Context
     kind: str = "whole"  # "whole" | "info" | "small_talk"
+    deferred_id: int | None = None  # a deferred bank item taken up again (first in line)
 
     @property
     def text(self) -> str:
@@ -162,6 +164,8 @@ class PartDecision:
     merged_into: int | None = None  # index of the part that stands for this one
     merged_into_memory: int | None = None  # bank memory id this part duplicates
     slots: list[PartSlot] = field(default_factory=list)
+    kind: str = OTHER  # kinds.py: fact, request, stock, question, other
+    deferred: bool = False  # a fact over tonight's capacity: stored as deferred, first in line next night
 
     @property
     def source_message_ids(self) -> list[str]:
@@ -190,6 +194,8 @@ class PlannedItem:
     part_index: int | None = None  # the decision it comes from (None: carried forward)
     carried_from: int | None = None  # bank memory id whose unchanged fact this carries forward
     notes: list[str] = field(default_factory=list)
+    deferred_id: int | None = None  # the deferred bank item this activates (its row is reused)
+    status: str = "active"  # "deferred": stored to wait for the next night
 
 
 @dataclass
@@ -201,12 +207,14 @@ class BankMerge:
 @dataclass
 class PolicyOutcome:
     decisions: list[PartDecision]
-    items: list[PlannedItem]
+    items: list[PlannedItem]  # kept tonight (plus carried-forward clauses)
     merges: list[BankMerge]
     total_tokens: int
     budget_tokens: int
     kept_tokens: int
     notes: list[str]
+    deferred: list[PlannedItem] = field(default_factory=list)  # over capacity: waiting for the next night
+    obsolete_deferred: list[int] = field(default_factory=list)  # deferred bank items a later value replaced
 
 
 # --------------------------------------------------------------------------------------------- scoring
@@ -329,13 +337,17 @@ def merge_duplicates(
     merges: dict[int, list[str]] = {}
     if bank_cos is not None and bank_idx is not None:
         for i, d in enumerate(decisions):
-            if d.score > 0 and bank_idx[i] >= 0 and bank_cos[i] >= config.duplicate_cosine:
+            if not d.verdict and d.score > 0 and bank_idx[i] >= 0 and bank_cos[i] >= config.duplicate_cosine:
                 mem = bank[int(bank_idx[i])]
                 d.merged_into_memory = mem.memory_id
                 d.verdict = f"near-duplicate of memory #{mem.memory_id} (cosine {bank_cos[i]:.2f}): merged"
                 merges.setdefault(mem.memory_id, []).extend(d.source_message_ids)
     if embeddings is not None and len(decisions) > 1:
-        live = [i for i, d in enumerate(decisions) if d.score > 0 and d.merged_into_memory is None]
+        live = [
+            i
+            for i, d in enumerate(decisions)
+            if not d.verdict and d.score > 0 and d.merged_into_memory is None
+        ]
         if live:
             sims = embeddings[live] @ embeddings[live].T
             order = sorted(range(len(live)), key=lambda k: (-decisions[live[k]].score, live[k]))
@@ -392,17 +404,118 @@ def decide(
     decisions = combine(
         parts, sal, model, judge_p, judge_active, bank_cos, bank_idx, bank, slots, registry, config
     )
+    for d in decisions:
+        pk = classify(d.part.text, _role(d.part))
+        d.kind = pk.kind
+        if d.part.deferred_id is not None:
+            d.kind = pk.kind if pk.kind in PRIORITY else "fact"
+            d.reasons.append(f"deferred memory #{d.part.deferred_id}: first in line tonight")
+        elif pk.reason:
+            d.reasons.append(pk.reason)
+    # 1. Stock replies and bare questions are never kept, whatever the budget (nor stand for duplicates).
+    for d in decisions:
+        if d.kind in NEVER:
+            d.verdict = "never kept"
     merges = merge_duplicates(decisions, embeddings, bank_cos, bank_idx, bank, config)
-
+    # 2. Stated facts and remember requests first (deferred ones before tonight's, then in message order),
+    #    up to the night's capacity; the rest wait for the next night. Restating a value the bank already
+    #    holds is not news and competes like anything else.
+    priority = sorted(
+        (
+            i
+            for i, d in enumerate(decisions)
+            if not d.verdict and d.kind in PRIORITY and not d.components.get("restated")
+        ),
+        key=lambda i: (decisions[i].part.deferred_id is None, decisions[i].part.segment.position, i),
+    )
+    capacity = config.capacity_facts
+    first = priority if capacity is None else priority[:capacity]
+    for rank, i in enumerate(first):
+        decisions[i].kept = True
+        of = f" of {capacity}" if capacity is not None else ""
+        decisions[i].verdict = f"kept: stated fact {rank + 1}{of} tonight"
+    for i in priority[len(first) :]:
+        decisions[i].deferred = True
+        decisions[
+            i
+        ].verdict = f"deferred: over tonight's capacity of {capacity} facts; first in line next night"
+    fact_tokens = sum(decisions[i].tokens for i in first)
+    # 3. Everything else shares what is left of the day's fraction budget, by density as before.
     budget = budget_tokens(total_tokens, config.budget_config())
     open_idx = [i for i, d in enumerate(decisions) if not d.verdict]
     candidates = [Candidate(decisions[i].part.segment, Score(decisions[i].score, [], {})) for i in open_idx]
-    selection = fit_budget(candidates, budget, config.budget_strategy, config.min_score)
+    selection = fit_budget(candidates, max(0, budget - fact_tokens), config.budget_strategy, config.min_score)
     for i, verdict in zip(open_idx, selection.decisions, strict=True):
         decisions[i].kept = verdict.kept
         decisions[i].verdict = verdict.reason
     items, notes = plan_items(decisions, registry, bank)
-    return PolicyOutcome(decisions, items, merges, total_tokens, budget, selection.kept_tokens, notes)
+    deferred, obsolete = plan_deferred(decisions)
+    kept_tokens = fact_tokens + selection.kept_tokens
+    return PolicyOutcome(
+        decisions,
+        items,
+        merges,
+        total_tokens,
+        max(budget, kept_tokens),
+        kept_tokens,
+        notes,
+        deferred,
+        obsolete,
+    )
+
+
+def plan_deferred(decisions: Sequence[PartDecision]) -> tuple[list[PlannedItem], list[int]]:
+    """Items for the facts over capacity, and the deferred bank items that are obsolete.
+
+    A deferred fact whose one-value slot a later message of the queue (kept or deferred) changes would,
+    taken up later, overwrite the newer value: it is obsolete instead (its decision says why)."""
+    queue = sorted(
+        (i for i, d in enumerate(decisions) if d.kept or d.deferred),
+        key=lambda i: (decisions[i].part.deferred_id is None, decisions[i].part.segment.position, i),
+    )
+    items: list[PlannedItem] = []
+    obsolete: list[int] = []
+    for k, i in enumerate(queue):
+        d = decisions[i]
+        if not d.deferred:
+            continue
+        later = [decisions[j] for j in queue[k + 1 :] if decisions[j].kind in PRIORITY]
+        changed = [
+            (ps, os_)
+            for ps in d.slots
+            if ps.slot.functional
+            for o in later
+            for os_ in o.slots
+            if os_.slot.functional
+            and (os_.subject, os_.slot.relation) == (ps.subject, ps.slot.relation)
+            and os_.slot.value.lower() != ps.slot.value.lower()
+        ]
+        if changed:
+            ps, newer = changed[0]
+            d.deferred = False
+            d.verdict = f"obsolete: a later message changes {ps.slot.relation} to {newer.slot.value}"
+            if d.part.deferred_id is not None:
+                obsolete.append(d.part.deferred_id)
+            continue
+        if d.part.deferred_id is not None:
+            continue  # already stored as deferred: it stays so (its reason is updated when stored)
+        claimed = next((ps for ps in d.slots), None)
+        items.append(
+            PlannedItem(
+                text=d.part.text,
+                role=_role(d.part),
+                source_message_ids=d.source_message_ids,
+                score=d.score,
+                subject=claimed.subject if claimed else None,
+                relation=claimed.slot.relation if claimed else None,
+                value=claimed.slot.value if claimed else None,
+                slots=list(d.slots),
+                part_index=i,
+                notes=[d.verdict],
+                status="deferred",
+            )
+        )
+    return items, obsolete
 
 
 def _role(part: Part) -> str:
@@ -435,6 +548,7 @@ def plan_items(
             score=d.score,
             slots=list(d.slots),
             part_index=i,
+            deferred_id=d.part.deferred_id,
         )
         # Merged near-duplicates of tonight join the provenance of the part that stands for them.
         for other in decisions:

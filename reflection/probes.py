@@ -10,10 +10,11 @@ Two kinds (ARCHITECTURE.md, "Probes"):
     the answer away, shares a content word with the item). A weak model fails them; after
     `qa_model_give_up_after` rejections in a row it is not asked again that night, and a model that failed
     the judge's self-check (scorers.py) is not asked at all.
-  - Otherwise, for slots with a known relation, persona-world question templates (eval/world/templates.py):
-    a "train"-split phrasing for training and a "heldout"-split phrasing for scoring, so acquisition is
-    scored on a phrasing never trained on. Templates speak in the first person, so they are used only when
-    the subject is the user ("Where do I live?"), not a named third party.
+  - And, for every fact the user states (stated.py: persona relations and everyday facts), question
+    templates of the fact's kind (eval/world/templates.py): `qa_train_per_fact` "train"-split phrasings for
+    self-study and one "heldout"-split phrasing for scoring, so acquisition is scored on a phrasing never
+    trained on. Templates speak in the first person, so they are used only when the subject is the user
+    ("Where do I live?"), not a named third party.
 
 Splits: "train" probes may be used by the tuner; "eval" probes never are. The first cloze probe of an item
 is "train", the second "eval"; model-written questions are "train"; template questions follow the template's
@@ -22,12 +23,11 @@ split. `reply` is an assistant-style sentence stating the answer, for QA trainin
 
 from __future__ import annotations
 
-import hashlib
-import random
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from eval.world.templates import HELDOUT, TRAIN
 from model.bundle import ModelBundle
 from model.chat_format import ROLE_PREFIXES, STOP_STRINGS, format_messages
 from model.generate import SamplingConfig, generate
@@ -35,30 +35,7 @@ from model.state import State
 from reflection.config import ReflectionConfig
 from reflection.redact import MASK_PREFIX
 from reflection.slots import Slot
-
-# slots.py relation -> eval/world relation key (only these have question templates).
-WORLD_RELATIONS = {
-    "city": "city",
-    "hometown": "hometown",
-    "employer": "employer",
-    "job_title": "job_title",
-    "sister": "sister",
-    "brother": "brother",
-    "mother": "mother",
-    "father": "father",
-    "partner": "partner",
-    "best_friend": "best_friend",
-    "boss": "boss",
-    "cousin": "cousin",
-    "grandmother": "grandmother",
-    "dog": "dog",
-    "cat": "cat",
-    "favourite_food": "favourite_food",
-    "favourite_drink": "favourite_drink",
-    "favourite_colour": "favourite_colour",
-    "favourite_sport": "favourite_sport",
-    "name": "user_name",
-}
+from reflection.stated import StatedFact, fact_questions
 
 
 @dataclass(frozen=True)
@@ -181,29 +158,6 @@ def cloze_probes(text: str, role: str, slots: Sequence[Slot], max_n: int = 2) ->
 # --------------------------------------------------------------------------------------------- QA
 
 
-def template_qa_probes(relation: str, value: str, subject: str, seed: str) -> list[ProbeSpec]:
-    """One train-split and one heldout-split question for a known relation about the user."""
-    key = WORLD_RELATIONS.get(relation)
-    if key is None or subject != "user":
-        return []
-    from eval.world.facts import relation as world_relation
-    from eval.world.templates import HELDOUT, TRAIN, pick_noun, question_templates, render, render_answer
-
-    rel = world_relation(key)
-    rng = random.Random(hashlib.sha256(f"{seed}|{relation}|{value}".encode()).hexdigest())
-    out: list[ProbeSpec] = []
-    for split, probe_split in ((TRAIN, "train"), (HELDOUT, "eval")):
-        pool = question_templates(key, split)
-        if not pool:
-            continue
-        template = rng.choice(pool)
-        noun = pick_noun(rng, rel)
-        question = render(template.text, "", noun=noun)
-        reply = render_answer(rng, rel, value, noun)
-        out.append(ProbeSpec("qa", question, value, probe_split, f"template:{template.id}", reply))
-    return out
-
-
 _QUESTION_OK = re.compile(r"^[A-Z][^\n]{8,200}\?$")
 
 
@@ -283,15 +237,30 @@ class ModelQA:
         return f"model-written questions: {self.accepted} accepted of {self.asked} asked{tail}"
 
 
+def fact_qa_probes(facts: Sequence[StatedFact], per_fact: int, seed: str) -> list[ProbeSpec]:
+    """For each stated fact: `per_fact` train-split questions (self-study) and one heldout-split question
+    (scoring). The value is the answer; the tuner's teacher writes the reply (tuner/verify.py)."""
+    out: list[ProbeSpec] = []
+    for f in facts:
+        for split, probe_split, n in ((TRAIN, "train", per_fact), (HELDOUT, "eval", 1)):
+            for q in fact_questions(f, split, n, seed):
+                out.append(ProbeSpec("qa", q, f.value, probe_split, f"fact:{f.relation}"))
+    return out
+
+
 def item_probes(
-    text: str, role: str, slots: Sequence[tuple[Slot, str]], config: ReflectionConfig, qa: ModelQA
+    text: str,
+    role: str,
+    slots: Sequence[tuple[Slot, str]],
+    config: ReflectionConfig,
+    qa: ModelQA,
+    facts: Sequence[StatedFact] = (),
 ) -> list[ProbeSpec]:
-    """Every probe for one item. `slots` are (slot with span into `text`, subject)."""
+    """Every probe for one item. `slots` are (slot with span into `text`, subject); `facts` what the user
+    states about themselves in it (first-person questions are asked about those only)."""
     probes = cloze_probes(text, role, [s for s, _ in slots], config.cloze_per_item)
     target = next((p.answer for p in probes), None)
     asked = qa.ask(text, target) if target is not None else None
     if asked is not None:
         probes.append(asked)
-    for slot, subject in slots:
-        probes.extend(template_qa_probes(slot.relation, slot.value, subject, seed=text))
-    return probes
+    return probes + fact_qa_probes(facts, config.qa_train_per_fact, seed=text)

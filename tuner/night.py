@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from eval.world.probes import qa_probe_pairs
 from eval.world.templates import TRAIN
 from reflection.pipeline import TrainingInputs, TrainingItem
-from reflection.probes import WORLD_RELATIONS
+from reflection.slots import WORLD_RELATIONS
 from tuner.config import TunerConfig
 from tuner.corpus import general_documents
 from tuner.data import MemoryText, Query, TrainingSet, cloze_query, qa_query

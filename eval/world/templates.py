@@ -20,7 +20,7 @@ import random
 import re
 from dataclasses import dataclass
 
-from eval.world import phrasings
+from eval.world import everyday, phrasings
 from eval.world.facts import KINDS, Relation, relation
 
 TRAIN = "train"
@@ -82,7 +82,11 @@ def _families(texts: tuple[str, ...]) -> list[int]:
 
 @functools.cache
 def _all(role: str, kind: str) -> tuple[Template, ...]:
-    source = {"statement": phrasings.STATEMENTS, "question": phrasings.QUESTIONS, "update": phrasings.UPDATES}
+    source = {
+        "statement": {**phrasings.STATEMENTS, **everyday.STATEMENTS},
+        "question": {**phrasings.QUESTIONS, **everyday.QUESTIONS},
+        "update": phrasings.UPDATES,
+    }
     if role not in source:
         raise ValueError(f"unknown template role {role!r}")
     texts = source[role].get(kind)
@@ -207,8 +211,13 @@ def pick_noun(rng: random.Random, rel: Relation) -> str:
 
 def render_answer(rng: random.Random, rel: Relation, value: str, noun: str | None = None) -> str:
     """An assistant reply stating the value (first sentence contains it)."""
-    text = rng.choice(phrasings.ANSWERS[rel.kind])
-    return render(text, value, noun=noun or rel.nouns[0])
+    return render_kind_answer(rng, rel.kind, value, noun or rel.nouns[0])
+
+
+def render_kind_answer(rng: random.Random, kind: str, value: str, noun: str) -> str:
+    """An assistant reply stating the value, for a template kind (persona or everyday)."""
+    text = rng.choice({**phrasings.ANSWERS, **everyday.ANSWERS}[kind])
+    return render(text, value, noun=noun)
 
 
 def render_ack(rng: random.Random, rel: Relation, value: str, noun: str, *, echo_prob: float = 0.4) -> str:

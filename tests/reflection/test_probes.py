@@ -10,12 +10,13 @@ from reflection.probes import (
     ModelQA,
     cloze,
     cloze_probes,
+    fact_qa_probes,
     item_probes,
     salient_spans,
-    template_qa_probes,
     valid_question,
 )
 from reflection.slots import extract_slots
+from reflection.stated import stated_facts
 
 
 def _spans(text):
@@ -49,15 +50,21 @@ def test_cloze_needs_context_and_keeps_prompts_short():
     assert answer == "Ana" and prompt.startswith("Assistant: ") and len(prompt) <= 320
 
 
-def test_template_questions_use_both_splits_and_only_for_the_user():
-    probes = template_qa_probes("city", "Lisbon", "user", seed="x")
-    assert [p.split for p in probes] == ["train", "eval"]
+def test_fact_questions_use_both_splits():
+    probes = fact_qa_probes(stated_facts("I live in Lisbon."), 3, seed="x")
+    assert [p.split for p in probes] == ["train", "train", "train", "eval"]
     train_q = {t.text for t in question_templates("city", "train")}
     heldout_q = {t.text for t in question_templates("city", "heldout")}
-    assert probes[0].prompt in train_q and probes[1].prompt in heldout_q
-    assert all(p.answer == "Lisbon" and "Lisbon" in p.reply for p in probes)
-    assert template_qa_probes("city", "Lisbon", "Caroline", seed="x") == []  # templates say "I"
-    assert template_qa_probes("age", "34", "user", seed="x") == []  # no templates for this relation
+    assert all(p.prompt in train_q for p in probes[:3]) and probes[3].prompt in heldout_q
+    assert len({p.prompt for p in probes}) == 4
+    assert all(p.answer == "Lisbon" and p.source == "fact:city" for p in probes)
+    assert fact_qa_probes(stated_facts("I'm 34 years old."), 3, seed="x") == []  # no templates for age
+
+
+def test_everyday_facts_get_questions_of_their_kind():
+    probes = fact_qa_probes(stated_facts("I just adopted a parrot and named it Kasimir."), 2, seed="x")
+    assert [p.answer for p in probes] == ["Kasimir"] * 3
+    assert all("parrot" in p.prompt and p.prompt.endswith("?") for p in probes)
 
 
 def test_question_checks():
@@ -81,7 +88,8 @@ def test_a_model_that_cannot_write_questions_is_given_up_on(tiny_bundle):
 def test_item_probes_combine_cloze_and_templates(tiny_bundle):
     text = "My sister is called Ana and I live in Porto."
     slots = [(s, "user") for s in extract_slots(text)]
-    probes = item_probes(text, "user", slots, ReflectionConfig(), ModelQA(None, None, ReflectionConfig()))
+    qa = ModelQA(None, None, ReflectionConfig())
+    probes = item_probes(text, "user", slots, ReflectionConfig(), qa, stated_facts(text))
     kinds = [(p.kind, p.split, p.answer) for p in probes]
     assert ("cloze", "train", "Ana") in kinds and ("cloze", "eval", "Porto") in kinds
     assert ("qa", "train", "Porto") in kinds and ("qa", "eval", "Porto") in kinds
