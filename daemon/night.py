@@ -25,6 +25,7 @@ from daemon.serving import load_base_model
 from eval.gates import GateReport, evaluate_gates
 from eval.report import CycleReport, read_curves, write_report
 from eval.suites import gate_suites
+from memory import bank as membank
 from memory import cycles
 from memory import log as memlog
 from memory.events import record_event
@@ -34,7 +35,7 @@ from model.state import State
 from reflection.pipeline import rebuild_pending, reflection_done, run_reflection, training_set
 from tuner.lora import apply_adapter, save_adapter
 from tuner.night import training_set_from
-from tuner.tune import TuneResult, tune
+from tuner.tune import NothingLearnable, TuneResult, tune
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,12 @@ def night_pipeline(ctx: CycleContext) -> None:
     candidate_path = cdir / CANDIDATE_STATE
     adapter_dir = cdir / "adapter"
     if status == "tuning" or not candidate_path.is_file():
-        outcome = tune_for_cycle(ctx.data, cid, bundle, current_state, base_state, rebuild)
+        try:
+            outcome = tune_for_cycle(ctx.data, cid, bundle, current_state, base_state, rebuild)
+        except NothingLearnable as e:
+            report.tune = {"verification": e.report}
+            _finish_skipped(ctx, report, f"{e}: every kept memory stays in the bank, unlearned")
+            return
         if outcome is None:
             _finish_skipped(ctx, report, "kept memories have no probes to learn from")
             return
@@ -139,7 +145,7 @@ def night_pipeline(ctx: CycleContext) -> None:
     lora = tcfg.method == "lora"
     candidate_model = apply_adapter(model, adapter_dir) if lora else model
     with dd.db.read() as s:
-        suites = gate_suites(s, cid, seed=tcfg.seed)
+        suites = gate_suites(s, cid, seed=tcfg.seed, cfg=cfg.gates)
     gates: GateReport = evaluate_gates(
         model,
         tok,
@@ -233,21 +239,43 @@ def tune_for_cycle(
     data = training_set_from(inputs, tcfg)
     if not data.queries and not data.replay_queries:
         return None
-    result: TuneResult = tune(
-        bundle.model,
-        bundle.tokenizer,
-        start_state,
-        base_state,
-        data,
-        tcfg,
-        cdir / "tune",
-        model_sha256=bundle.info.sha256,
-        log=lambda e: log.info("tune %s", json.dumps(e)),
-    )
+    try:
+        result: TuneResult = tune(
+            bundle.model,
+            bundle.tokenizer,
+            start_state,
+            base_state,
+            data,
+            tcfg,
+            cdir / "tune",
+            model_sha256=bundle.info.sha256,
+            log=lambda e: log.info("tune %s", json.dumps(e)),
+        )
+    except NothingLearnable as e:
+        record_learnability(dd, e.report)
+        raise
+    record_learnability(dd, result.verification)
     if result.adapter is not None:
         save_adapter(result.adapter, tcfg, cdir / "adapter")
     result.state.save(cdir / CANDIDATE_STATE, {"cycle_id": str(cid)})
     return result.summary()
+
+
+def record_learnability(dd: DataDir, verification: dict[str, Any]) -> None:
+    """What the teacher could say, onto the bank: the gates score only values it said (eval/suites.py)."""
+    misses: dict[int, list[dict[str, str]]] = {}
+    for miss in verification.get("not_learnable", []):
+        misses.setdefault(int(miss["item_id"]), []).append(miss)
+    with dd.db.write() as s:
+        for key in ("learnable", "replay_learnable"):
+            for item, values in verification.get(key, {}).items():
+                lost = misses.get(int(item), [])
+                note = "; ".join(
+                    f"not learnable by this model: with the memory in context, {m['question']!r} gets"
+                    f" {m['said']!r}, not {m['value']!r}"
+                    for m in lost
+                )
+                membank.mark_learnability(s, int(item), values, note=note or None)
 
 
 def _with_curves(report: CycleReport, cdir: Path) -> CycleReport:

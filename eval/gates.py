@@ -4,8 +4,14 @@
   retention         accuracy on probes of all earlier kept memories               >= current - 0.02
   acquisition       accuracy on tonight's probes (held-out phrasings)             >= 0.5 and > current
   abstention        "I don't know" rate on questions about things never taught    >= base - 0.10
+  leak              share of those answers naming a value the bank holds          <= 0.05
   context_override  accuracy when the chat states a conflicting fact              >= 0.95
   sanity            finite state, bounded per-layer norms, no degenerate output   all hold
+
+Scoring is exact: a value counts when the answer's first sentence holds it whole. A near miss ("Sunny" for
+Sunniva) is a miss; it is also counted (`near_misses`) so that "almost learned" shows. Every question of
+every suite is recorded with the candidate's answer (`details.questions`), so a miss or a leak can be read
+by name in eval.json and the report. Rates on the never-taught suite come with a 95% Wilson interval.
 
 Gates without material to measure (no earlier memories for retention, say) pass with value null and a
 note: an empty suite cannot show forgetting, and saying so beats inventing a number.
@@ -13,6 +19,7 @@ note: an empty suite cannot show forgetting, and saying so beats inventing a num
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -20,6 +27,8 @@ from typing import Any
 import torch
 
 from eval.metrics import Asked, accuracy, answers, bits_per_byte
+from eval.world.facts import mentions
+from eval.world.scoring import answer_window, is_abstention, near_miss, score_answer
 from model.generate import SamplingConfig, generate
 from model.rwkv7 import RWKV7
 from model.state import State
@@ -32,6 +41,11 @@ class GateConfig:
     retention_max_drop: float = 0.02
     acquisition_min: float = 0.5
     abstention_max_drop: float = 0.10
+    leak_max: float = 0.05
+    # The never-taught suite: enough questions for its rates to mean something (a Wilson interval at 48
+    # questions is about +-0.13 wide at 0.5), near neighbours of the bank's facts first.
+    never_taught_questions: int = 48
+    never_taught_near_per_fact: int = 2
     override_min: float = 0.95
     # sanity: per-layer wkv norm may not exceed this multiple of sqrt(H*N*N) (the scale of a state whose
     # entries are O(1), which is where RWKV-7's normalised keys keep real states)
@@ -66,6 +80,11 @@ class GateSuites:
     earlier: Sequence[Asked]  # probes of every earlier, still active memory
     never_taught: Sequence[Asked]  # questions whose right answer is "I don't know"
     override: Sequence[Asked]  # chats that state a fact conflicting with the memory, then ask it
+    tonight_in_context: Sequence[Asked] = ()  # tonight's questions with the item said first (the ceiling)
+    bank_values: Sequence[
+        str
+    ] = ()  # every value the bank holds: naming one for a never-taught question leaks
+    not_learnable: Sequence[dict[str, Any]] = ()  # values the teacher never said: reported, not scored
 
 
 @dataclass
@@ -112,6 +131,45 @@ def sanity(model: RWKV7, tok: TrieTokenizer, state: State, cfg: GateConfig) -> G
     )
 
 
+def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float] | None:
+    """95% Wilson score interval of a rate, or None for an empty sample."""
+    if n <= 0:
+        return None
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4))
+
+
+def leaked_value(reply: str, values: Sequence[str]) -> str | None:
+    """The bank value a reply names in its answer window, if any."""
+    window = answer_window(reply)
+    if not window or is_abstention(window):
+        return None
+    return next((v for v in values if mentions(window, v)), None)
+
+
+def evidence(
+    asked: Sequence[Asked], replies: Sequence[str], values: Sequence[str] = ()
+) -> list[dict[str, Any]]:
+    """Per question: what was asked, what was expected, what the model said, and whether it counted."""
+    out = []
+    for a, r in zip(asked, replies, strict=True):
+        correct = is_abstention(r) if a.abstain else score_answer(r, a.answer, a.wrong_answers)
+        row: dict[str, Any] = {
+            "question": a.question[-160:] if a.raw else a.question,
+            "expected": a.answer,
+            "answer": r.strip()[:200],
+            "correct": bool(correct),
+        }
+        if a.abstain:
+            row["leak"] = leaked_value(r, values)
+        else:
+            row["near_miss"] = near_miss(r, a.answer)
+        out.append(row)
+    return out
+
+
 def evaluate_gates(
     model: RWKV7,
     tok: TrieTokenizer,
@@ -140,40 +198,93 @@ def evaluate_gates(
         cand_bpb, cfg.general_max_ratio * base_bpb, cand_bpb <= cfg.general_max_ratio * base_bpb
     )
 
-    def acc(asked: Sequence[Asked], state: State, m: RWKV7) -> float:
-        return accuracy(answers(m, tok, asked, state), asked)
+    def ask(asked: Sequence[Asked], state: State, mdl: RWKV7) -> list[str]:
+        return answers(mdl, tok, asked, state)
 
     if suites.earlier:
-        cand, cur = acc(suites.earlier, candidate, cand_m), acc(suites.earlier, current, cur_m)
+        replies = ask(suites.earlier, candidate, cand_m)
+        cand, cur = (
+            accuracy(replies, suites.earlier),
+            accuracy(ask(suites.earlier, current, cur_m), suites.earlier),
+        )
+        rows = evidence(suites.earlier, replies)
         m["retention"], m["retention_current"] = cand, cur
+        m["retention_near_misses"] = sum(bool(r["near_miss"]) for r in rows)
         gates["retention"] = GateResult(
-            cand, cur - cfg.retention_max_drop, cand >= cur - cfg.retention_max_drop
+            cand,
+            cur - cfg.retention_max_drop,
+            cand >= cur - cfg.retention_max_drop,
+            details={"questions": rows},
         )
     else:
         gates["retention"] = GateResult(None, None, True, "no earlier memories to retain")
 
     if suites.tonight:
-        cand, cur = acc(suites.tonight, candidate, cand_m), acc(suites.tonight, current, cur_m)
+        replies = ask(suites.tonight, candidate, cand_m)
+        cand, cur = (
+            accuracy(replies, suites.tonight),
+            accuracy(ask(suites.tonight, current, cur_m), suites.tonight),
+        )
+        rows = evidence(suites.tonight, replies)
         m["acquisition"], m["acquisition_current"] = cand, cur
+        m["near_misses"] = sum(bool(r["near_miss"]) for r in rows)
+        if suites.tonight_in_context:
+            m["acquisition_ceiling"] = accuracy(
+                ask(suites.tonight_in_context, base, model), suites.tonight_in_context
+            )
         passed = cand >= cfg.acquisition_min and cand > cur
         note = f"needs >= {cfg.acquisition_min} and > current ({cur:.3f})"
-        gates["acquisition"] = GateResult(cand, max(cfg.acquisition_min, cur), passed, note)
+        details: dict[str, Any] = {"questions": rows}
+        if suites.not_learnable:
+            details["not_learnable"] = list(suites.not_learnable)
+        gates["acquisition"] = GateResult(cand, max(cfg.acquisition_min, cur), passed, note, details)
     else:
-        gates["acquisition"] = GateResult(None, cfg.acquisition_min, False, "nothing to acquire tonight")
+        note = "nothing to acquire tonight"
+        if suites.not_learnable:
+            note += f" ({len(suites.not_learnable)} questions not learnable by this model)"
+        details = {"not_learnable": list(suites.not_learnable)} if suites.not_learnable else {}
+        gates["acquisition"] = GateResult(None, cfg.acquisition_min, False, note, details)
 
     if suites.never_taught:
-        cand, b = acc(suites.never_taught, candidate, cand_m), acc(suites.never_taught, base, model)
-        m["abstention"], m["abstention_base"] = cand, b
+        asked = suites.never_taught
+        replies = ask(asked, candidate, cand_m)
+        base_replies = ask(asked, base, model)
+        rows = evidence(asked, replies, suites.bank_values)
+        n = len(asked)
+        abstained = sum(r["correct"] for r in rows)
+        leaks = sum(r["leak"] is not None for r in rows)
+        base_abstained = sum(is_abstention(r) for r in base_replies)
+        cand, b = abstained / n, base_abstained / n
+        m["abstention"], m["abstention_base"], m["leak"] = cand, b, leaks / n
+        m["never_taught_questions"] = n
+        m["leak_base"] = sum(leaked_value(r, suites.bank_values) is not None for r in base_replies) / n
         gates["abstention"] = GateResult(
-            cand, b - cfg.abstention_max_drop, cand >= b - cfg.abstention_max_drop
+            cand,
+            b - cfg.abstention_max_drop,
+            cand >= b - cfg.abstention_max_drop,
+            details={"n": n, "wilson95": wilson(abstained, n), "base_wilson95": wilson(base_abstained, n)},
+        )
+        gates["leak"] = GateResult(
+            leaks / n,
+            cfg.leak_max,
+            leaks / n <= cfg.leak_max,
+            "share of never-taught answers naming a value the bank holds",
+            {"n": n, "wilson95": wilson(leaks, n), "questions": rows},
         )
     else:
         gates["abstention"] = GateResult(None, None, True, "no never-taught questions")
+        gates["leak"] = GateResult(None, cfg.leak_max, True, "no never-taught questions")
 
     if suites.override:
-        cand = acc(suites.override, candidate, cand_m)
+        replies = ask(suites.override, candidate, cand_m)
+        cand = accuracy(replies, suites.override)
         m["context_override"] = cand
-        gates["context_override"] = GateResult(cand, cfg.override_min, cand >= cfg.override_min)
+        gates["context_override"] = GateResult(
+            cand,
+            cfg.override_min,
+            cand >= cfg.override_min,
+            details={"questions": evidence(suites.override, replies)},
+        )
     else:
         gates["context_override"] = GateResult(None, cfg.override_min, True, "no slot memories to override")
 

@@ -2,9 +2,15 @@
 
 - tonight / earlier: the "eval" split probes of active memories created by this cycle / by earlier ones
   (reflection writes their phrasings apart from the training ones, so acquisition is scored on questions
-  never trained on). Cloze probes are continued as written; QA probes are asked as a chat.
-- never_taught: questions about persona relations the bank holds no active memory for; the right answer
-  is "I don't know.".
+  never trained on). Cloze probes are continued as written; QA probes are asked as a chat. A value the
+  tuner found *not learnable by this model* (its teacher, with the item in context, never said it) is not
+  scored: it is reported instead (`not_learnable`).
+- tonight, in context: the same questions with the item in the chat first, from the base model: the
+  in-context ceiling acquisition is read against.
+- never_taught: questions whose right answer is "I don't know.": near neighbours of every fact the bank
+  holds (the brother when the sister is known, where the sister lives when only her name is), then
+  relations it holds nothing for, in held-out phrasings, at least `GateConfig.never_taught_questions`.
+  Answers that name a value the bank holds are the binding leak.
 - override: for tonight's slot memories, a chat where the user states a *different* value first; the
   model must answer from the chat, not from its memory.
 - general: the shipped held-out general-English suite (eval/suites/general).
@@ -13,33 +19,47 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from eval.gates import GateSuites
+from eval.gates import GateConfig, GateSuites
 from eval.metrics import Asked
 from eval.world import compose
-from eval.world.facts import RELATIONS, relation, sample_value
+from eval.world.facts import relation, sample_value
+from eval.world.neighbours import negative_questions, parse
 from eval.world.scoring import ABSTAIN_ANSWER
 from eval.world.templates import HELDOUT, render_ack
 from memory.schema import Memory, Probe
+from model.chat_format import format_messages
 from reflection.slots import WORLD_RELATIONS
 from tuner.corpus import heldout_general_text
+from tuner.data import ACK
 
 GENERAL_CHARS = 60_000
 
 
-def probe_asked(probe: Probe) -> Asked:
+def probe_asked(probe: Probe, memory: Memory | None = None) -> Asked:
+    """A probe as a question; with `memory`, asked with the memory said first in the chat (the ceiling)."""
+    context: tuple[dict[str, str], ...] = ()
+    if memory is not None:
+        context = ({"role": "user", "content": memory.text}, {"role": "assistant", "content": ACK})
     if probe.kind == "cloze":
-        return Asked(probe.prompt, probe.answer, raw=True)
-    return Asked(probe.prompt, probe.answer)
+        return Asked(format_messages(list(context)) + probe.prompt, probe.answer, raw=True)
+    return Asked(probe.prompt, probe.answer, context=context)
 
 
-def _eval_probes(session: Session, *, cycle_id: int | None, earlier: bool) -> list[Asked]:
+def learnable(memory: Memory, value: str) -> bool:
+    """Whether the tuner's teacher said this value (None marks mean not checked yet: scored)."""
+    if memory.learnable is False:
+        return False
+    return all(not (f.get("value") == value and f.get("learnable") is False) for f in memory.facts or ())
+
+
+def _eval_probes(session: Session, *, cycle_id: int | None, earlier: bool) -> list[tuple[Probe, Memory]]:
     q = (
-        select(Probe)
+        select(Probe, Memory)
         .join(Memory, Memory.id == Probe.memory_id)
         .where(Probe.status == "active", Memory.status == "active", Probe.split == "eval")
     )
@@ -49,24 +69,38 @@ def _eval_probes(session: Session, *, cycle_id: int | None, earlier: bool) -> li
             if earlier
             else q.where(Memory.created_cycle_id == cycle_id)
         )
-    return [probe_asked(p) for p in session.scalars(q.order_by(Probe.id))]
+    return [(row[0], row[1]) for row in session.execute(q.order_by(Probe.id)).all()]
 
 
-def never_taught(session: Session, *, n: int, seed: int) -> list[Asked]:
-    """Held-out questions about persona relations with no active memory (any value the model gives is
-    invented)."""
-    taught = {
-        WORLD_RELATIONS.get(r or "")
-        for r in session.scalars(select(Memory.relation).where(Memory.status == "active"))
-    }
-    rng = random.Random(f"never-taught:{seed}")
-    free = [r for r in RELATIONS if r.key not in taught]
-    rng.shuffle(free)
-    guard = compose.ValueGuard(())
-    return [
-        Asked(compose.question(rng, rel, split=HELDOUT, guard=guard).text, ABSTAIN_ANSWER, abstain=True)
-        for rel in free[:n]
+def bank_values(memories: Iterable[Memory]) -> list[str]:
+    """Every value the active bank holds (slot values and stated facts)."""
+    values: list[str] = []
+    for m in memories:
+        if m.value:
+            values.append(m.value)
+        values += [f["value"] for f in m.facts or () if f.get("value")]
+    return list(dict.fromkeys(v for v in values if v.strip()))
+
+
+def never_taught(
+    memories: Sequence[Memory], *, cycle_id: int | None, n: int, near_per_fact: int, seed: int
+) -> list[Asked]:
+    """At least `n` held-out questions about nothing the bank holds: near neighbours of tonight's facts
+    first, then of earlier ones, then relations the bank holds nothing for."""
+    held = [parse(f["relation"], f.get("noun")) for m in memories for f in m.facts or ()]
+    held += [parse(WORLD_RELATIONS[m.relation]) for m in memories if m.relation in WORLD_RELATIONS]
+    first = [
+        parse(f["relation"], f.get("noun"))
+        for m in memories
+        if m.created_cycle_id == cycle_id
+        for f in m.facts or ()
     ]
+    order = list(dict.fromkeys(first + held))  # tonight's neighbours first
+    negs = negative_questions(
+        order, split=HELDOUT, near_per_fact=near_per_fact, free=n, seed=f"never-taught:{seed}",
+        exclude=[a.relation for a in held],
+    )  # fmt: skip
+    return [Asked(q.question, ABSTAIN_ANSWER, abstain=True) for q in negs[:n]]
 
 
 def override_items(memories: Iterable[Memory], *, seed: int) -> list[Asked]:
@@ -88,14 +122,32 @@ def override_items(memories: Iterable[Memory], *, seed: int) -> list[Asked]:
     return out
 
 
-def gate_suites(session: Session, cycle_id: int, *, seed: int = 0, never_taught_n: int = 8) -> GateSuites:
-    tonight_memories = list(
-        session.scalars(select(Memory).where(Memory.status == "active", Memory.created_cycle_id == cycle_id))
-    )
+def gate_suites(
+    session: Session, cycle_id: int, *, seed: int = 0, cfg: GateConfig = GateConfig()
+) -> GateSuites:
+    active = list(session.scalars(select(Memory).where(Memory.status == "active").order_by(Memory.id)))
+    tonight_memories = [m for m in active if m.created_cycle_id == cycle_id]
+    tonight_pairs = _eval_probes(session, cycle_id=cycle_id, earlier=False)
+    earlier_pairs = _eval_probes(session, cycle_id=cycle_id, earlier=True)
+    skipped = [
+        {"memory_id": m.id, "value": p.answer, "question": p.prompt}
+        for p, m in tonight_pairs + earlier_pairs
+        if not learnable(m, p.answer)
+    ]
+    tonight = [(p, m) for p, m in tonight_pairs if learnable(m, p.answer)]
     return GateSuites(
         general_text=heldout_general_text(GENERAL_CHARS),
-        tonight=_eval_probes(session, cycle_id=cycle_id, earlier=False),
-        earlier=_eval_probes(session, cycle_id=cycle_id, earlier=True),
-        never_taught=never_taught(session, n=never_taught_n, seed=seed),
+        tonight=[probe_asked(p) for p, _ in tonight],
+        earlier=[probe_asked(p) for p, m in earlier_pairs if learnable(m, p.answer)],
+        never_taught=never_taught(
+            active,
+            cycle_id=cycle_id,
+            n=cfg.never_taught_questions,
+            near_per_fact=cfg.never_taught_near_per_fact,
+            seed=seed,
+        ),
         override=override_items(tonight_memories, seed=seed),
+        tonight_in_context=[probe_asked(p, m) for p, m in tonight],
+        bank_values=bank_values(active),
+        not_learnable=skipped,
     )

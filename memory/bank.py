@@ -32,6 +32,7 @@ def add_memory(
     supersedes: Iterable[int] = (),
     status: str = "active",
     deferred_reason: str | None = None,
+    facts: Sequence[dict] = (),
 ) -> Memory:
     """Store a kept item; `supersedes` lists active items it replaces (marked superseded by it).
 
@@ -54,6 +55,7 @@ def add_memory(
         created_at=utcnow(),
         deferred_reason=deferred_reason if status == "deferred" else None,
         deferred_cycle_id=cycle_id if status == "deferred" else None,
+        facts=[dict(f) for f in facts],
     )
     session.add(mem)
     session.flush()
@@ -63,7 +65,12 @@ def add_memory(
 
 
 def activate_deferred(
-    session: Session, memory_id: int, *, cycle_id: int | None, supersedes: Iterable[int] = ()
+    session: Session,
+    memory_id: int,
+    *,
+    cycle_id: int | None,
+    supersedes: Iterable[int] = (),
+    facts: Sequence[dict] | None = None,
 ) -> Memory:
     """Take a deferred item up: it becomes active as one of `cycle_id`'s memories (that night learns it),
     with an audit event naming the cycle that deferred it."""
@@ -80,6 +87,8 @@ def activate_deferred(
     mem.status = "active"
     mem.created_cycle_id = cycle_id
     mem.deferred_reason = None
+    if facts is not None:
+        mem.facts = [dict(f) for f in facts]
     session.flush()
     for old_id in supersedes:
         supersede(session, old_id, mem.id)
@@ -94,6 +103,25 @@ def retire_deferred(session: Session, memory_id: int, *, reason: str) -> Memory:
     mem.status = "superseded"
     mem.superseded_at = utcnow()
     mem.deferred_reason = reason
+    session.flush()
+    return mem
+
+
+def mark_learnability(
+    session: Session, memory_id: int, values: dict[str, bool], *, note: str | None
+) -> Memory:
+    """Record what the tuner's teacher could say: per stated value (in `facts`), and for the item (learnable
+    when any value is). A value the teacher never says is "not learnable by this model"."""
+    mem = get_memory(session, memory_id)
+    facts = []
+    for f in mem.facts or ():
+        f = dict(f)
+        if f.get("value") in values:
+            f["learnable"] = bool(values[f["value"]])
+        facts.append(f)
+    mem.facts = facts
+    mem.learnable = any(values.values()) if values else None
+    mem.learn_note = note
     session.flush()
     return mem
 

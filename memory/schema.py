@@ -229,6 +229,9 @@ class Memory(Base):
     # why not when it could not ("not learnable by this model").
     learnable: Mapped[bool | None] = mapped_column(Boolean)
     learn_note: Mapped[str | None] = mapped_column(Text)
+    # Every fact the text states: [{"relation", "kind", "noun", "value"}] (reflection/stated.py); what
+    # self-study asks and what the negative questions steer around.
+    facts: Mapped[list[Any]] = mapped_column("facts_json", default=list)
 
 
 class Probe(Base):

@@ -92,6 +92,7 @@ class ItemResult:
     memory_id: int | None = None  # set when stored
     status: str = "active"  # "deferred": stored to wait for the next night (no probes yet)
     deferred_id: int | None = None  # the deferred bank item this takes up again
+    facts: list[dict[str, str]] = field(default_factory=list)  # stated facts: relation, kind, noun, value
 
 
 @dataclass
@@ -155,6 +156,7 @@ class ReflectionResult:
                     "text": it.text,
                     "source_message_ids": it.source_message_ids,
                     "slot": [it.subject, it.relation, it.value] if it.relation else None,
+                    "facts": it.facts,
                     "supersedes": it.supersedes,
                     "status": it.status,
                     "notes": it.notes,
@@ -376,6 +378,9 @@ def reflect_messages(
                 list(it.notes),
                 status=it.status,
                 deferred_id=it.deferred_id,
+                facts=[
+                    {"relation": f.relation, "kind": f.kind, "noun": f.noun, "value": f.value} for f in facts
+                ],
             )
         )
     if items:
@@ -488,7 +493,9 @@ def store(
         olds += [ids[j] for j in planned.supersedes_planned if ids[j] not in superseded]
         olds = [m for m in dict.fromkeys(olds) if membank.get_memory(session, m).status == "active"]
         if planned.deferred_id is not None:
-            mem = membank.activate_deferred(session, planned.deferred_id, cycle_id=cycle_id, supersedes=olds)
+            mem = membank.activate_deferred(
+                session, planned.deferred_id, cycle_id=cycle_id, supersedes=olds, facts=it.facts
+            )
         else:
             mem = membank.add_memory(
                 session,
@@ -499,6 +506,7 @@ def store(
                 cycle_id=cycle_id,
                 source_message_ids=it.source_message_ids,
                 supersedes=olds,
+                facts=it.facts,
             )
         superseded.update(olds)
         ids.append(mem.id)
@@ -517,6 +525,7 @@ def store(
             source_message_ids=it.source_message_ids,
             status="deferred",
             deferred_reason=it.notes[0] if it.notes else "over tonight's capacity",
+            facts=it.facts,
         )
         it.memory_id = mem.id
     for d in outcome.decisions:
@@ -579,16 +588,20 @@ class TrainingItem:
     source_message_ids: tuple[str, ...]
     cycle_id: int | None
     probes: tuple[TrainingProbe, ...] = ()
+    facts: tuple[dict[str, Any], ...] = ()  # stated facts: relation, kind, noun, value (, learnable)
 
 
 @dataclass
 class TrainingInputs:
-    """What a cycle tunes on. With `rebuild`, `items` is the whole active bank and `replay` is empty."""
+    """What a cycle tunes on. With `rebuild`, `items` is the whole active bank and `replay` is empty.
+
+    `held` is every (relation, noun) the active bank states: negative questions never ask about those."""
 
     items: list[TrainingItem]
     replay: list[TrainingItem]
     rebuild: bool
     notes: list[str] = field(default_factory=list)
+    held: list[tuple[str, str]] = field(default_factory=list)
 
     def all_texts(self) -> list[str]:
         """Every string that can reach training (for audits such as the secrets check)."""
@@ -654,6 +667,7 @@ def training_items(
                 tuple(m.source_message_ids or ()),
                 m.created_cycle_id,
                 tps,
+                tuple(m.facts or ()),
             )
         )
     return out
@@ -686,12 +700,14 @@ def training_set(
     if rebuild is None:
         rebuild = rebuild_pending(session)
     everything = training_items(session, split=split)
+    held = list(dict.fromkeys((f["relation"], f["noun"]) for it in everything for f in it.facts))
     if rebuild:
-        return TrainingInputs(everything, [], True, ["rebuild: every active memory, from the base state"])
+        note = ["rebuild: every active memory, from the base state"]
+        return TrainingInputs(everything, [], True, note, held)
     tonight = [it for it in everything if it.cycle_id == cycle_id]
     earlier = [it for it in everything if it.cycle_id != cycle_id]
     replay = replay_sample(earlier, replay_k, seed=seed)
-    return TrainingInputs(tonight, replay, False)
+    return TrainingInputs(tonight, replay, False, held=held)
 
 
 def eval_probes(session: Session, *, split: str | None = "eval") -> list[tuple[Probe, Memory]]:

@@ -27,10 +27,12 @@ class MemoryText:
 
 @dataclass(frozen=True)
 class Query:
-    item_id: int
+    item_id: int  # the item it is about (for a negative: the item whose context the teacher reads)
     prompt: str
-    answer: str
-    kind: str = "qa"  # "cloze" | "qa" | "self_study"
+    answer: str  # the target continuation (a checked query's becomes the teacher's own words)
+    kind: str = "qa"  # "cloze" | "qa" | "negative" (the right answer is "I don't know.")
+    value: str | None = None  # what a right answer contains whole; set: the teacher is checked (verify.py)
+    hard: bool = False  # the target is `answer` itself (one-hot), not the teacher's distribution
 
 
 @dataclass
@@ -40,11 +42,12 @@ class TrainingSet:
     replay_items: list[MemoryText] = field(default_factory=list)  # earlier, still active items
     replay_queries: list[Query] = field(default_factory=list)
     general_texts: list[str] = field(default_factory=list)  # for the anchor term
+    negatives: list[Query] = field(default_factory=list)  # "I don't know." questions, by tonight's items
 
     def check(self) -> None:
         ids = {m.id for m in self.items}
         replay_ids = {m.id for m in self.replay_items}
-        for q in self.queries:
+        for q in self.queries + self.negatives:
             if q.item_id not in ids:
                 raise ValueError(f"query about item {q.item_id}, which is not in tonight's items")
         for q in self.replay_queries:
@@ -56,7 +59,7 @@ class TrainingSet:
     def all_texts(self) -> list[str]:
         """Every string that goes into training (for audits such as the secrets check)."""
         out = [m.text for m in self.items + self.replay_items]
-        out += [q.prompt + q.answer for q in self.queries + self.replay_queries]
+        out += [q.prompt + q.answer for q in self.queries + self.replay_queries + self.negatives]
         return out + list(self.general_texts)
 
 
@@ -85,10 +88,12 @@ def teacher_contexts(
     return out
 
 
-def qa_query(item_id: int, question: str, reply: str, kind: str = "qa") -> Query:
+def qa_query(
+    item_id: int, question: str, reply: str, kind: str = "qa", value: str | None = None, hard: bool = False
+) -> Query:
     prompt = format_messages([{"role": "user", "content": question}], add_generation_prompt=True)
-    return Query(item_id, prompt, " " + normalize_content(reply) + "\n\n", kind)
+    return Query(item_id, prompt, " " + normalize_content(reply) + "\n\n", kind, value, hard)
 
 
-def cloze_query(item_id: int, prompt: str, answer: str) -> Query:
-    return Query(item_id, prompt, answer, "cloze")
+def cloze_query(item_id: int, prompt: str, answer: str, value: str | None = None) -> Query:
+    return Query(item_id, prompt, answer, "cloze", value)

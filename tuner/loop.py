@@ -37,6 +37,7 @@ from tuner.teacher import Target
 
 KILL_ENV = "SLEEPD_TUNE_KILL_AT"  # fault injection: SIGKILL right after this (1-based) step
 VAL_ANCHOR_WINDOWS = 8  # fixed anchor windows in the validation objective
+VAL_NEGATIVES = 16  # fixed negative questions in the validation objective
 
 
 class Trainable(Protocol):
@@ -59,6 +60,7 @@ class LoopInputs:
     anchor: list[Target]  # general-text windows with base-model targets
     lm_sequences: list[list[int]]  # the kept text, for the LM term
     fingerprint: str  # identifies inputs + config; a checkpoint only resumes the same run
+    negative: list[Target] = field(default_factory=list)  # questions whose answer is "I don't know."
 
 
 @dataclass
@@ -135,8 +137,10 @@ class TrainingLoop:
         cfg, w = self.cfg, self.cfg.objectives
         rng = random.Random(f"{cfg.seed}:{step}")
         n_replay = round(cfg.batch_size * cfg.replay_fraction) if self.x.replay else 0
-        n_new = cfg.batch_size - n_replay if self.x.train else 0
+        n_neg = round(cfg.batch_size * cfg.negative_fraction) if self.x.negative and w.negative else 0
+        n_new = cfg.batch_size - n_replay - n_neg if self.x.train else 0
         new, old = _sample(self.x.train, n_new, rng), _sample(self.x.replay, n_replay, rng)
+        neg = _sample(self.x.negative, n_neg, rng)
         state = self.t.student_state()
         total = torch.zeros(())
         parts: dict[str, float] = {}
@@ -151,6 +155,11 @@ class TrainingLoop:
             total = total + w.replay * loss
             parts["replay"] = loss.item()
             tokens += sum(len(t.student_ids) for t in old)
+        if neg:
+            loss = distill_kl(self.t.student_model(), neg, state)
+            total = total + w.negative * loss
+            parts["negative"] = loss.item()
+            tokens += sum(len(t.student_ids) for t in neg)
         if self.x.lm_sequences and w.lm:
             seqs = [self.x.lm_sequences[rng.randrange(len(self.x.lm_sequences))] for _ in range(2)]
             loss = lm_loss(self.t.student_model(), seqs, state)
@@ -184,6 +193,9 @@ class TrainingLoop:
                 w.anchor
                 * distill_kl(self.t.student_model(), self.x.anchor[:VAL_ANCHOR_WINDOWS], state).item()
             )
+        if self.x.negative and w.negative:
+            neg = self.x.negative[:VAL_NEGATIVES]
+            total += w.negative * distill_kl(self.t.student_model(), neg, state).item()
         if self.x.lm_sequences and w.lm:
             total += w.lm * lm_loss(self.t.student_model(), self.x.lm_sequences, state).item()
         return total

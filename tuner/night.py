@@ -1,10 +1,14 @@
 """From tonight's reflection output to the tuner's inputs, and the tuning step of a sleep cycle.
 
-Queries per memory item:
-- its probes of the "train" split (cloze and QA, from reflection);
-- self-study questions: for items with a known slot (sister, city, employer, ...), extra questions written
-  from the persona world's *training* question templates (the models sleepd ships are too small to write
-  good questions about their own memories; phrasings used for scoring are never used here).
+Queries per memory item: its probes of the "train" split (cloze, and QA: reflection writes several
+self-study questions per stated fact, persona relation or everyday fact, in phrasings never used for
+scoring). Each carries the value a right answer contains, so the tuner checks its teacher on it
+(tuner/verify.py).
+
+Negative questions (the right answer is "I don't know."): near neighbours of tonight's facts and questions
+about relations the bank holds nothing for (eval/world/neighbours.py, "train" phrasings), each tied to the
+item whose context tempts the teacher most (the sister's item for "What's my brother's name?").
+
 General text for the anchor term comes from the training corpus, never from the gate's held-out suite.
 """
 
@@ -14,10 +18,10 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from eval.world.probes import qa_probe_pairs
+from eval.world.neighbours import Address, negative_questions, parse
+from eval.world.scoring import ABSTAIN_ANSWER
 from eval.world.templates import TRAIN
 from reflection.pipeline import TrainingInputs, TrainingItem
-from reflection.slots import WORLD_RELATIONS
 from tuner.config import TunerConfig
 from tuner.corpus import general_documents
 from tuner.data import MemoryText, Query, TrainingSet, cloze_query, qa_query
@@ -27,25 +31,49 @@ ANCHOR_DOCUMENTS = 24  # general-text documents sampled for the anchor's windows
 
 @dataclass(frozen=True)
 class NightOptions:
-    self_study_per_item: int = 3
     anchor_documents: int = ANCHOR_DOCUMENTS
 
 
-def queries_for(item: TrainingItem, opts: NightOptions, seed: int) -> list[Query]:
+def queries_for(item: TrainingItem) -> list[Query]:
     out: list[Query] = []
     for p in item.probes:
         if p.split != TRAIN:
             continue  # scoring phrasings never reach training
         if p.kind == "cloze":
-            out.append(cloze_query(item.memory_id, p.prompt, p.target))
+            out.append(cloze_query(item.memory_id, p.prompt, p.target, value=p.answer))
         else:
-            out.append(qa_query(item.memory_id, p.prompt, p.target))
-    key = WORLD_RELATIONS.get(item.relation or "")
-    if key and item.value and opts.self_study_per_item:
-        pairs = qa_probe_pairs(
-            {key: item.value}, seed=seed + item.memory_id, per_fact=opts.self_study_per_item
-        )
-        out += [qa_query(item.memory_id, qa.question, qa.reply, kind="self_study") for qa in pairs]
+            out.append(qa_query(item.memory_id, p.prompt, p.target, value=p.answer))
+    return out
+
+
+def addresses(item: TrainingItem) -> list[Address]:
+    return [parse(f["relation"], f.get("noun")) for f in item.facts]
+
+
+def negatives_for(
+    items: Sequence[TrainingItem], held: Sequence[tuple[str, str]], cfg: TunerConfig, seed: str
+) -> list[Query]:
+    """Tonight's negative questions, each tied to the item it neighbours (free ones round-robin)."""
+    if not items or not (cfg.objectives.negative and (cfg.negatives_near or cfg.negatives_free)):
+        return []
+    owner: dict[str, int] = {}
+    tonight: list[Address] = []
+    for it in items:
+        for a in addresses(it):
+            owner.setdefault(a.relation, it.memory_id)
+            tonight.append(a)
+    negs = negative_questions(
+        tonight,
+        split=TRAIN,
+        near_per_fact=cfg.negatives_near,
+        free=cfg.negatives_free * len(items),
+        seed=seed,
+        exclude=[parse(r, n).relation for r, n in held],
+    )
+    out = []
+    for k, n in enumerate(negs):
+        item_id = owner.get(n.near_of or "", items[k % len(items)].memory_id)
+        out.append(qa_query(item_id, n.question, ABSTAIN_ANSWER, kind="negative"))
     return out
 
 
@@ -53,19 +81,21 @@ def training_set_from(
     inputs: TrainingInputs, cfg: TunerConfig, opts: NightOptions = NightOptions()
 ) -> TrainingSet:
     """The tuner's TrainingSet for a cycle: tonight's (or, on a rebuild, all) items and their queries,
-    replay items and theirs, and general text for the anchor."""
+    negative questions, replay items and theirs, and general text for the anchor."""
 
-    def convert(items: Sequence[TrainingItem]) -> tuple[list[MemoryText], list[Query]]:
-        texts, queries = [], []
+    def convert(items: Sequence[TrainingItem]) -> tuple[list[MemoryText], list[Query], list[TrainingItem]]:
+        texts, queries, used = [], [], []
         for it in items:
-            qs = queries_for(it, opts, cfg.seed)
+            qs = queries_for(it)
             if qs:  # an item nobody can ask about teaches nothing measurable
                 texts.append(MemoryText(it.memory_id, it.text))
                 queries += qs
-        return texts, queries
+                used.append(it)
+        return texts, queries, used
 
-    items, queries = convert(inputs.items)
-    replay_items, replay_queries = convert(inputs.replay)
+    items, queries, used = convert(inputs.items)
+    replay_items, replay_queries, _ = convert(inputs.replay)
+    negatives = negatives_for(used, inputs.held, cfg, seed=f"{cfg.seed}:{[it.memory_id for it in used]}")
     docs = general_documents(random.Random(f"anchor:{cfg.seed}"))
     general = [next(docs) for _ in range(opts.anchor_documents)] if cfg.objectives.anchor else []
-    return TrainingSet(items, queries, replay_items, replay_queries, general)
+    return TrainingSet(items, queries, replay_items, replay_queries, general, negatives)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -111,12 +112,17 @@ def query_targets(
     replay: bool = False,
 ) -> list[Target]:
     seqs, spans, meta = [], [], []
+    hard: list[Target] = []
     for q in queries:
         prompt_ids = tokenizer.encode(q.prompt)
         answer_ids = tokenizer.encode(q.answer)
         if not prompt_ids or not answer_ids:
             continue
         student = prompt_ids + answer_ids
+        if q.hard:  # the target by construction ("I don't know." where the teacher named a value)
+            vocab = model.config.vocab_size
+            hard.append(hard_target(student, len(prompt_ids), k, vocab, q.item_id, replay))
+            continue
         for ctx in teacher_contexts(q, context_pool, variants, max_items, rng):
             ctx_ids = tokenizer.encode(ctx)
             seqs.append(ctx_ids + student)
@@ -124,11 +130,32 @@ def query_targets(
             start = len(ctx_ids) + len(prompt_ids) - 1
             spans.append((start, start + len(answer_ids)))
             meta.append((student, len(prompt_ids), q.item_id))
-    scored = _score_positions(model, seqs, spans, base_state, k)
+    scored = _score_positions(model, seqs, spans, base_state, k) if seqs else []
     return [
         Target(student, first, idx, logp, rest, item_id, replay)
         for (student, first, item_id), (idx, logp, rest) in zip(meta, scored, strict=True)
-    ]
+    ] + hard
+
+
+HARD_EPS = 1e-4  # probability mass a one-hot target leaves to every other token together
+
+
+def hard_target(
+    student_ids: list[int], first: int, k: int, vocab: int, item_id: int = -1, replay: bool = False
+) -> Target:
+    """A target that puts 1 - eps on each of student_ids[first:] (the same top-k layout as the teacher's,
+    so hard and soft targets batch together)."""
+    k = min(k, vocab)
+    answer = student_ids[first:]
+    idx = torch.empty(len(answer), k, dtype=torch.int64)
+    for a, tok in enumerate(answer):
+        others = [t for t in range(k) if t != tok][: k - 1]
+        idx[a] = torch.tensor([tok, *others])
+    other = HARD_EPS / (vocab - 1)
+    logp = torch.full((len(answer), k), math.log(other))
+    logp[:, 0] = math.log(1 - HARD_EPS)
+    rest = torch.full((len(answer),), math.log(other * (vocab - k)) if vocab > k else -30.0)
+    return Target(student_ids, first, idx, logp, rest, item_id, replay)
 
 
 def anchor_targets(
@@ -167,12 +194,18 @@ def fingerprint(*parts: object) -> str:
     return h.hexdigest()
 
 
-def save_targets(path: Path, key: str, targets: dict[str, list[Target]]) -> None:
-    payload = {"key": key, **{name: [t.to_dict() for t in ts] for name, ts in targets.items()}}
+def save_targets(path: Path, key: str, targets: dict[str, list[Target]], report: dict | None = None) -> None:
+    """Targets and the verification report that chose them (JSON), keyed by everything they depend on."""
+    payload = {
+        "key": key,
+        "report": json.dumps(report or {}),
+        **{name: [t.to_dict() for t in ts] for name, ts in targets.items()},
+    }
     atomic_write_with(path, lambda tmp: torch.save(payload, tmp))
 
 
-def load_targets(path: Path, key: str) -> dict[str, list[Target]] | None:
+def load_targets(path: Path, key: str) -> tuple[dict[str, list[Target]], dict] | None:
+    """(targets, report) from the cache, or None when it is missing, stale or unreadable (recomputed)."""
     if not path.is_file():
         return None
     try:
@@ -181,4 +214,7 @@ def load_targets(path: Path, key: str) -> dict[str, list[Target]] | None:
         return None  # a damaged cache is recomputed, never trusted
     if payload.get("key") != key:
         return None
-    return {name: [Target.from_dict(d) for d in v] for name, v in payload.items() if name != "key"}
+    targets = {
+        name: [Target.from_dict(d) for d in v] for name, v in payload.items() if name not in ("key", "report")
+    }
+    return targets, json.loads(payload.get("report") or "{}")

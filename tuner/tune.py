@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,17 @@ from tuner.config import TunerConfig
 from tuner.data import TrainingSet
 from tuner.loop import LoopInputs, LoopResult, TrainingLoop
 from tuner.teacher import Target, anchor_targets, fingerprint, load_targets, query_targets, save_targets
+from tuner.verify import verify
 
 ANCHOR_WINDOWS = 64  # general-text windows scored by the base model per night
+
+
+class NothingLearnable(ValueError):
+    """No query survived the teacher check: the model cannot say any of tonight's values from context."""
+
+    def __init__(self, report: dict[str, Any]) -> None:
+        super().__init__("not learnable by this model: the teacher answers none of the questions exactly")
+        self.report = report
 
 
 class StateParams:
@@ -75,6 +84,8 @@ class TuneResult:
     n_replay: int
     n_val: int
     n_anchor: int
+    n_negative: int = 0
+    verification: dict[str, Any] = field(default_factory=dict)  # tuner/verify.py: what the teacher said
 
     def summary(self) -> dict[str, Any]:
         r = self.loop
@@ -90,6 +101,8 @@ class TuneResult:
             "replay_queries": self.n_replay,
             "val_queries": self.n_val,
             "anchor_windows": self.n_anchor,
+            "negative_queries": self.n_negative,
+            "verification": self.verification,
         }
 
 
@@ -114,11 +127,12 @@ def build_inputs(
     cfg: TunerConfig,
     work_dir: Path,
     model_sha256: str = "",
-) -> LoopInputs:
-    """Teacher and anchor targets (cached in work_dir, keyed by everything they depend on)."""
+) -> tuple[LoopInputs, dict[str, Any]]:
+    """Teacher and anchor targets, and the verification report that chose them (see tuner/verify.py);
+    cached in work_dir, keyed by everything they depend on."""
     data.check()
     key = fingerprint(
-        "targets-v1",
+        "targets-v2",
         model_sha256,
         cfg.teacher_topk,
         cfg.context_variants,
@@ -126,19 +140,27 @@ def build_inputs(
         cfg.anchor_tokens,
         cfg.seed,
         [m.__dict__ for m in data.items + data.replay_items],
-        [q.__dict__ for q in data.queries + data.replay_queries],
+        [q.__dict__ for q in data.queries + data.replay_queries + data.negatives],
         data.general_texts,
         base_state.wkv.sum().item(),
     )
     cache = work_dir / "teacher-targets.pt"
-    targets = load_targets(cache, key)
-    if targets is None:
+    loaded = load_targets(cache, key)
+    if loaded is None:
+        tonight = verify(model, tokenizer, data.queries + data.negatives, data.items, base_state)
+        earlier = verify(model, tokenizer, data.replay_queries, data.replay_items, base_state)
         rng = random.Random(f"teacher:{cfg.seed}")
         common = dict(variants=cfg.context_variants, max_items=cfg.context_items, k=cfg.teacher_topk, rng=rng)
+        kept = tonight.kept
         targets = {
-            "train": query_targets(model, tokenizer, data.queries, data.items, base_state, **common),
+            "train": query_targets(
+                model, tokenizer, [q for q in kept if q.kind != "negative"], data.items, base_state, **common
+            ),
+            "negative": query_targets(
+                model, tokenizer, [q for q in kept if q.kind == "negative"], data.items, base_state, **common
+            ),
             "replay": query_targets(
-                model, tokenizer, data.replay_queries, data.replay_items, base_state, replay=True, **common
+                model, tokenizer, earlier.kept, data.replay_items, base_state, replay=True, **common
             ),
             "anchor": anchor_targets(
                 model,
@@ -151,11 +173,20 @@ def build_inputs(
                 rng=rng,
             ),
         }
+        report = {
+            "tonight": tonight.summary(),
+            "replay": earlier.summary(),
+            "learnable": {str(i): v for i, v in tonight.learnability().items()},
+            "replay_learnable": {str(i): v for i, v in earlier.learnability().items()},
+            "not_learnable": tonight.misses(),
+        }
         work_dir.mkdir(parents=True, exist_ok=True)
-        save_targets(cache, key, targets)
+        save_targets(cache, key, targets, report)
+    else:
+        targets, report = loaded
     train, val = _split_val(targets["train"], cfg.val_fraction, cfg.seed)
     lm = [tokenizer.encode(f"User: {m.text}\n\n") for m in data.items]
-    return LoopInputs(
+    inputs = LoopInputs(
         model=model,
         tokenizer=tokenizer,
         train=train,
@@ -164,7 +195,9 @@ def build_inputs(
         anchor=targets["anchor"],
         lm_sequences=lm,
         fingerprint=fingerprint(key, cfg.to_dict()),
+        negative=targets.get("negative", []),
     )
+    return inputs, report
 
 
 def tune(
@@ -188,7 +221,10 @@ def tune(
     model.requires_grad_(False)
     model.eval()
     torch.manual_seed(cfg.seed)
-    inputs = build_inputs(model, tokenizer, base_state, data, cfg, work_dir, model_sha256)
+    cfg = replace(cfg, steps=cfg.steps_for(len(data.items)))
+    inputs, report = build_inputs(model, tokenizer, base_state, data, cfg, work_dir, model_sha256)
+    if not inputs.train and not inputs.replay:
+        raise NothingLearnable(report)
     start = base_state if cfg.start == "rebuild" else start_state
     kw = {k: v for k, v in {"clock": clock, "now": now}.items() if v is not None}
     kw["budget_start"] = started
@@ -200,9 +236,11 @@ def tune(
         result = loop.run()
         trainable.restore(result.best)
         counts = (len(inputs.train), len(inputs.replay), len(inputs.val), len(inputs.anchor))
-        return TuneResult(start.clone(), trainable.adapter_state(), result, *counts)
+        return TuneResult(
+            start.clone(), trainable.adapter_state(), result, *counts, len(inputs.negative), report
+        )
     params = StateParams(model, start, cfg.tune_att_shift)
     loop = TrainingLoop(inputs, params, cfg, work_dir, lr=cfg.lr, log=log, **kw)
     result = loop.run()
     counts = (len(inputs.train), len(inputs.replay), len(inputs.val), len(inputs.anchor))
-    return TuneResult(params.state_from(result.best), None, result, *counts)
+    return TuneResult(params.state_from(result.best), None, result, *counts, len(inputs.negative), report)

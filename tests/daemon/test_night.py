@@ -1,6 +1,8 @@
-"""The real sleep cycle end to end on the shipped tiny trained model: reflect on logged chats, tune the
-state, run every gate, create a candidate generation, promote or reject it, and write the report. Also:
-a night with nothing new is skipped, and a forget makes the next night a rebuild that never sees the item."""
+"""The real sleep cycle end to end: reflect on logged chats, tune the state, run every gate, create a
+candidate generation, promote or reject it, and write the report (the embedded default model, a small
+step budget). Also: a night with nothing new is skipped, a forget makes the next night a rebuild that never
+sees the item, and a model that cannot say any kept value from context (the tiny test fixture) skips the
+night with the reason, the memories kept and marked not learnable."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from reflection.pipeline import forget_memory, training_set
 from tuner.night import training_set_from
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "tiny-rwkv7" / "model.safetensors"
-GATES = {"general", "retention", "acquisition", "abstention", "context_override", "sanity"}
+GATES = {"general", "retention", "acquisition", "abstention", "leak", "context_override", "sanity"}
 
 DAY1 = [
     ("user", "Hi! Quick thing about me: my sister is called Ana."),
@@ -33,15 +35,19 @@ DAY1 = [
 ]
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.delenv(PIPELINE_ENV, raising=False)  # this file runs the real night
+def small_home(tmp_path, model_path=None) -> Path:
     d = tmp_path / "home"
-    init_data_dir(d, model_path=FIXTURE)
+    init_data_dir(d, model_path=model_path)
     cfg = load_config(d / "config.toml")
     tuner = dataclasses.replace(cfg.tuner, steps=24, eval_every=8, checkpoint_every=8, batch_size=8)
     write_config(d / "config.toml", dataclasses.replace(cfg, tuner=tuner), overwrite=True)
     return d
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.delenv(PIPELINE_ENV, raising=False)  # this file runs the real night
+    return small_home(tmp_path)
 
 
 def log_day(home: Path, cid: str, turns) -> None:
@@ -103,3 +109,15 @@ def test_a_forgotten_item_never_reaches_the_next_night(home):
     assert inputs.rebuild
     assert not any(victim.text in t for t in data.all_texts())
     assert all(m.id != victim.id for m in data.items + data.replay_items)
+
+
+def test_a_model_that_cannot_say_the_values_skips_the_night_and_keeps_them(tmp_path, monkeypatch):
+    monkeypatch.delenv(PIPELINE_ENV, raising=False)
+    home = small_home(tmp_path, FIXTURE)  # random-ish tiny model: its teacher never says a kept value
+    log_day(home, "day1", DAY1[:4])
+    result = run_cycle(home, "manual")
+    assert result["status"] == "skipped" and result["generation_id"] is None
+    assert "not learnable by this model" in Path(result["report"]).read_text()
+    with open_data_dir(home) as dd, dd.db.read() as s:
+        mems = list_memories(s)
+    assert mems and all(m.learnable is False and "not learnable" in m.learn_note for m in mems)

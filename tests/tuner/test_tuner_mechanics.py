@@ -32,7 +32,7 @@ def test_state_gradient_matches_finite_differences(tiny_random, tmp_path, night)
         cfg = TunerConfig(context_variants=1, teacher_topk=16, batch_size=2, replay_fraction=0.0,
                           objectives=ObjectiveWeights(distill=1.0, lm=0.5, anchor=1.0))  # fmt: skip
         base = model.zero_state(1)
-        inputs = build_inputs(model, tok, base, night, cfg, tmp_path)
+        inputs, _ = build_inputs(model, tok, base, night, cfg, tmp_path)
         params = StateParams(
             model, _random_state(model, 0, torch.float64).to(dtype=torch.float64), tune_att_shift=True
         )

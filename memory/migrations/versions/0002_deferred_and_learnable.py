@@ -1,6 +1,6 @@
 """Memories: the "deferred" status (a stated fact over a night's capacity waits for the next night, never
-dropped), with its reason and cycle, and the learnability mark the tuner sets (whether the model, with the
-memory in context, says its value).
+dropped), with its reason and cycle; the learnability mark the tuner sets (whether the model, with the
+memory in context, says its value); and the facts the text states (what self-study asks about).
 
 Revision ID: 0002
 Revises: 0001
@@ -29,6 +29,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("deferred_cycle_id", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("learnable", sa.Boolean(), nullable=True))
         batch_op.add_column(sa.Column("learn_note", sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column("facts_json", sa.JSON(), nullable=False, server_default="[]"))
         batch_op.create_foreign_key(
             batch_op.f("fk_memories_deferred_cycle_id_cycles"), "cycles", ["deferred_cycle_id"], ["id"]
         )
@@ -43,6 +44,7 @@ def downgrade() -> None:
         raise RuntimeError(f"{waiting} deferred memories have no status in revision 0001; run a cycle first")
     with op.batch_alter_table("memories", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("fk_memories_deferred_cycle_id_cycles"), type_="foreignkey")
+        batch_op.drop_column("facts_json")
         batch_op.drop_column("learn_note")
         batch_op.drop_column("learnable")
         batch_op.drop_column("deferred_cycle_id")
