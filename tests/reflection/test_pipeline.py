@@ -72,7 +72,8 @@ def test_deterministic_and_budget_options(db, day, tiny_bundle, embedder):
     everything = dataclasses.replace(ReflectionConfig(budget_fraction=1.0), min_score=0.0)
     d = run_reflection(db, tiny_bundle, None, since_watermark=0, config=everything, embedder=embedder)
     assert not d.as_dry_run_json()["dropped"] or all(
-        "merged" in r["reasons"][-1] or r["reasons"][-1] == "never kept" for r in d.as_dry_run_json()["dropped"]
+        "merged" in r["reasons"][-1] or r["reasons"][-1] == "never kept"
+        for r in d.as_dry_run_json()["dropped"]
     )
 
 
