@@ -63,6 +63,10 @@ def memory_json(m: Memory) -> dict[str, Any]:
         "superseded_by": d["superseded_by"],
         "superseded_at": d["superseded_at"],
         "forgotten_at": d["forgotten_at"],
+        "facts": list(d["facts"] or []),
+        "learnable": d["learnable"],
+        "learn_note": d["learn_note"],
+        "deferred_reason": d["deferred_reason"],
     }
 
 
@@ -80,7 +84,7 @@ def _table(rows: list[dict[str, Any]]) -> None:
         [
             [
                 r["id"],
-                r["status"],
+                r["status"] + (", not learnable" if r["learnable"] is False else ""),
                 f"{r['slot']['relation']}={r['slot']['value']}" if r["slot"] else "",
                 short_time(r["created_at"]),
                 _short(r["text"]),
@@ -106,10 +110,16 @@ def list_cmd(
             memory_json(m)
             for m in membank.list_memories(s, status=_status(status), limit=limit, offset=offset)
         ]
+        waiting = len(membank.list_memories(s, status="deferred")) if status == "active" else 0
     if opts.json:
         emit_json(rows)
     else:
         _table(rows)
+        if waiting:
+            typer.echo(
+                f"{waiting} stated fact(s) over a night's capacity wait, first in line for the next night "
+                "(--status deferred)"
+            )
 
 
 @memories_app.command("show")
@@ -150,6 +160,13 @@ def show_cmd(
     if data["forgotten_at"]:
         why = f": {data['forget_reason']}" if data["forget_reason"] else ""
         typer.echo(f"  forgotten at {short_time(data['forgotten_at'])}{why}")
+    if data["deferred_reason"]:
+        typer.echo(f"  {data['deferred_reason']}")
+    for f in data["facts"]:
+        learned = {True: "learnable", False: "not learnable by this model", None: "not tuned yet"}
+        typer.echo(f"  states {f['relation']} = {f['value']} ({learned[f.get('learnable')]})")
+    if data["learn_note"]:
+        typer.echo(f"  {data['learn_note']}")
     if len(data["history"]) > 1:
         typer.echo("  history (oldest first):")
         for h in data["history"]:

@@ -55,7 +55,17 @@ def _status(ctx: CycleContext) -> str:
 
 def _kept_memories(ctx: CycleContext) -> list[str]:
     with ctx.data.db.read() as s:
-        q = select(Memory.text).where(Memory.created_cycle_id == ctx.cycle_id).order_by(Memory.id)
+        q = (
+            select(Memory.text)
+            .where(Memory.created_cycle_id == ctx.cycle_id, Memory.status != "deferred")
+            .order_by(Memory.id)
+        )
+        return list(s.scalars(q))
+
+
+def _deferred_memories(ctx: CycleContext) -> list[str]:
+    with ctx.data.db.read() as s:
+        q = select(Memory.text).where(Memory.status == "deferred").order_by(Memory.id)
         return list(s.scalars(q))
 
 
@@ -112,6 +122,7 @@ def night_pipeline(ctx: CycleContext) -> None:
             cycles.transition(s, cid, "tuning", result={"kept": len(report.kept), "rebuild": rebuild})
         status = "tuning"
     report.kept = _kept_memories(ctx)
+    report.deferred = _deferred_memories(ctx)
     report.rebuild = rebuild
     _check_stop(ctx)
 

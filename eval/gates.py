@@ -5,7 +5,8 @@
   acquisition       accuracy on tonight's probes (held-out phrasings)             >= 0.5 and > current
   abstention        "I don't know" rate on questions about things never taught    >= base - 0.10
   leak              share of those answers naming a value the bank holds          <= 0.05
-  context_override  accuracy when the chat states a conflicting fact              >= 0.95
+  context_override  accuracy when the chat states a conflicting fact (questions    >= 0.95
+                    the base model itself answers from the chat)
   sanity            finite state, bounded per-layer norms, no degenerate output   all hold
 
 Scoring is exact: a value counts when the answer's first sentence holds it whole. A near miss ("Sunny" for
@@ -166,6 +167,8 @@ def evidence(
             row["leak"] = leaked_value(r, values)
         else:
             row["near_miss"] = near_miss(r, a.answer)
+        if a.cycle_id is not None:
+            row["cycle_id"] = a.cycle_id
         out.append(row)
     return out
 
@@ -276,15 +279,28 @@ def evaluate_gates(
         gates["leak"] = GateResult(None, cfg.leak_max, True, "no never-taught questions")
 
     if suites.override:
+        # Only questions the base model itself answers from the chat count: a value it cannot read from
+        # context is the model's limit, not something the memory broke.
         replies = ask(suites.override, candidate, cand_m)
-        cand = accuracy(replies, suites.override)
-        m["context_override"] = cand
-        gates["context_override"] = GateResult(
-            cand,
-            cfg.override_min,
-            cand >= cfg.override_min,
-            details={"questions": evidence(suites.override, replies)},
-        )
+        base_ok = [
+            score_answer(r, a.answer, a.wrong_answers)
+            for r, a in zip(ask(suites.override, base, model), suites.override, strict=True)
+        ]
+        rows = evidence(suites.override, replies)
+        for row, ok in zip(rows, base_ok, strict=True):
+            row["base_correct"] = ok
+        counted = [row["correct"] for row in rows if row["base_correct"]]
+        m["context_override_base"] = sum(base_ok) / len(base_ok)
+        if counted:
+            cand = sum(counted) / len(counted)
+            m["context_override"] = cand
+            note = f"over the {len(counted)} of {len(rows)} questions the base model answers from the chat"
+            gates["context_override"] = GateResult(
+                cand, cfg.override_min, cand >= cfg.override_min, note, {"questions": rows}
+            )
+        else:
+            note = "the base model answers none of the override questions from the chat"
+            gates["context_override"] = GateResult(None, cfg.override_min, True, note, {"questions": rows})
     else:
         gates["context_override"] = GateResult(None, cfg.override_min, True, "no slot memories to override")
 

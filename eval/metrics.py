@@ -49,6 +49,7 @@ class Asked:
     context: tuple[dict[str, str], ...] = ()  # chat messages said before the question (context override)
     abstain: bool = False  # the right answer is "I don't know"
     raw: bool = False  # `question` is already a transcript prefix to continue (a cloze probe)
+    cycle_id: int | None = None  # the cycle whose memory it asks about (the memory-day of forgetting metrics)
 
     def prompt(self) -> str:
         if self.raw:

@@ -24,6 +24,7 @@ class CycleReport:
     parent_generation_id: int | None
     candidate_generation_id: int | None
     kept: list[str] = field(default_factory=list)  # kept memory texts (already redacted)
+    deferred: list[str] = field(default_factory=list)  # stated facts waiting for the next night (redacted)
     redactions: dict[str, int] = field(default_factory=dict)
     rebuild: bool = False
     tune: dict[str, Any] = field(default_factory=dict)
@@ -72,6 +73,9 @@ def markdown(r: CycleReport) -> str:
         )
     if r.kept:
         lines += ["", "## Kept", ""] + [f"- {t}" for t in r.kept]
+    if r.deferred:
+        lines += ["", "## Deferred (over the night's capacity; first in line next night)", ""]
+        lines += [f"- {t}" for t in r.deferred]
     if r.tune:
         lines += ["", "## Tuning", ""] + [f"- {k}: {_fmt(v)}" for k, v in r.tune.items()]
     if r.gates:
@@ -80,11 +84,54 @@ def markdown(r: CycleReport) -> str:
             note = f" ({g['note']})" if g.get("note") else ""
             mark = "yes" if g["passed"] else "**no**"
             lines.append(f"| {name} | {_fmt(g['value'])} | {_fmt(g['threshold'])} | {mark}{note} |")
+    lines += evidence_lines(r.gates)
     if r.measurements:
         lines += ["", "## Measurements", ""] + [f"- {k}: {_fmt(v)}" for k, v in r.measurements.items()]
     if r.notes:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in r.notes]
     return "\n".join(lines) + "\n"
+
+
+def evidence_lines(gates: dict[str, dict[str, Any]]) -> list[str]:
+    """The questions behind the gates that went wrong: misses (with near misses), leaks, and values the
+    model cannot say even with the memory in context. Answers are the candidate's, as generated."""
+    out: list[str] = []
+    misses = [
+        (name, q)
+        for name in ("acquisition", "retention", "context_override")
+        for q in gates.get(name, {}).get("details", {}).get("questions", [])
+        if not q["correct"]
+    ]
+    if misses:
+        out += [
+            "",
+            "## Missed questions",
+            "",
+            "| gate | question | expected | answer | near miss |",
+            "|---|---|---|---|---|",
+        ]
+        for name, q in misses:
+            cells = [name, q["question"], q["expected"], q["answer"], q.get("near_miss") or ""]
+            out.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    leaks = [q for q in gates.get("leak", {}).get("details", {}).get("questions", []) if q.get("leak")]
+    if leaks:
+        out += ["", "## Leaks (never-taught questions answered with a value the bank holds)", ""]
+        out += [f"- {_cell(q['question'])} -> {_cell(q['answer'])} (names {q['leak']})" for q in leaks]
+    unlearnable = gates.get("acquisition", {}).get("details", {}).get("not_learnable", [])
+    if unlearnable:
+        out += [
+            "",
+            "## Not learnable by this model (with the memory in context it does not say the value)",
+            "",
+        ]
+        out += [
+            f"- memory #{u['memory_id']}: {_cell(u['value'])} ({_cell(u['question'])})" for u in unlearnable
+        ]
+    return out
+
+
+def _cell(text: Any) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
 
 
 def svg_lines(series: Sequence[tuple[str, Sequence[tuple[int, float]], str]], width=640, height=240) -> str:

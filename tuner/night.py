@@ -5,6 +5,9 @@ self-study questions per stated fact, persona relation or everyday fact, in phra
 scoring). Each carries the value a right answer contains, so the tuner checks its teacher on it
 (tuner/verify.py).
 
+Override chats: the user states another value in the chat and asks; the right answer is the chat's value
+(the memory is a default, and the conversation wins).
+
 Negative questions (the right answer is "I don't know."): near neighbours of tonight's facts and questions
 about relations the bank holds nothing for (eval/world/neighbours.py, "train" phrasings), each tied to the
 item whose context tempts the teacher most (the sister's item for "What's my brother's name?").
@@ -18,9 +21,12 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from eval.world.compose import override_chat
+from eval.world.facts import relation
 from eval.world.neighbours import Address, negative_questions, parse
 from eval.world.scoring import ABSTAIN_ANSWER
 from eval.world.templates import TRAIN
+from model.chat_format import format_messages
 from reflection.pipeline import TrainingInputs, TrainingItem
 from tuner.config import TunerConfig
 from tuner.corpus import general_documents
@@ -43,6 +49,24 @@ def queries_for(item: TrainingItem) -> list[Query]:
             out.append(cloze_query(item.memory_id, p.prompt, p.target, value=p.answer))
         else:
             out.append(qa_query(item.memory_id, p.prompt, p.target, value=p.answer))
+    return out
+
+
+def overrides_for(item: TrainingItem, n: int, seed: str) -> list[Query]:
+    """Per persona fact of the item, `n` chats that state another value and then ask: the teacher (with
+    the memory in context) answers from the chat, so the state learns the fact as a default the
+    conversation overrides, not as an answer that beats it (the context-override gate)."""
+    out: list[Query] = []
+    for f in item.facts:
+        if ":" in f["relation"] or f["relation"] == "purchase" or not n:
+            continue
+        rel = relation(f["relation"])
+        for k in range(n):
+            rng = random.Random(f"override:{seed}:{item.memory_id}:{f['relation']}:{k}")
+            o = override_chat(rng, rel, f["value"], split=TRAIN)
+            messages = [*o.context, {"role": "user", "content": o.question}]
+            prompt = format_messages(messages, add_generation_prompt=True)
+            out.append(Query(item.memory_id, prompt, " " + o.value + ".\n\n", "override", o.value))
     return out
 
 
@@ -87,6 +111,8 @@ def training_set_from(
         texts, queries, used = [], [], []
         for it in items:
             qs = queries_for(it)
+            if qs:
+                qs += overrides_for(it, cfg.overrides_per_fact, str(cfg.seed))
             if qs:  # an item nobody can ask about teaches nothing measurable
                 texts.append(MemoryText(it.memory_id, it.text))
                 queries += qs

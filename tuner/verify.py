@@ -54,7 +54,7 @@ class Verification:
         Questions decide when an item has any; an item with cloze probes only is judged by those."""
         by_item: dict[int, dict[str, list[Check]]] = {}
         for c in self.checks:
-            if c.query.value is not None:
+            if c.query.value is not None and c.query.kind != "override":  # an override asks another value
                 by_item.setdefault(c.query.item_id, {}).setdefault(c.query.value, []).append(c)
         out: dict[int, dict[str, bool]] = {}
         for item, values in by_item.items():
@@ -71,7 +71,9 @@ class Verification:
         out = []
         for c in self.checks:
             v = c.query.value
-            if v is None or learn.get(c.query.item_id, {}).get(v, True) or (c.query.item_id, v) in seen:
+            if v is None or c.query.kind == "override":
+                continue
+            if learn.get(c.query.item_id, {}).get(v, True) or (c.query.item_id, v) in seen:
                 continue
             seen.add((c.query.item_id, v))
             out.append(

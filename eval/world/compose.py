@@ -13,14 +13,17 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from eval.world import phrasings, smalltalk
-from eval.world.facts import Relation, mentions
+from eval.world import everyday, phrasings, smalltalk
+from eval.world.everyday import EverydayFact
+from eval.world.facts import Relation, mentions, sample_value
 from eval.world.templates import (
     Template,
     pick_noun,
     question_templates,
     render,
+    render_ack,
     statement_templates,
+    templates,
     update_templates,
 )
 
@@ -147,3 +150,52 @@ def opener(rng: random.Random, guard: ValueGuard, *, closing: bool = False) -> t
         if guard.clean(user) and guard.clean(assistant):
             return user, assistant
     raise RuntimeError("could not find a greeting free of persona values")
+
+
+def everyday_statement(
+    rng: random.Random, fact: EverydayFact, *, split: str, guard: ValueGuard, lead_prob: float = 0.0
+) -> Rendered:
+    """The user stating an everyday fact ("I named my parrot Kasimir.")."""
+    pool = templates("statement", fact.template_kind, split)
+    for _ in range(_MAX_TRIES):
+        template = rng.choice(pool)
+        text = render(template.text, fact.value, noun=fact.noun)
+        if lead_prob and rng.random() < lead_prob:
+            text = f"{rng.choice(phrasings.STATEMENT_LEADS)} {text}"
+        if mentions(text, fact.value) and guard.clean(text, allowed=(fact.value,)):
+            return Rendered(text, template, fact.noun)
+    raise RuntimeError(f"could not phrase {fact.relation}={fact.value!r} without another persona value")
+
+
+def everyday_question(rng: random.Random, kind: str, noun: str, *, split: str, guard: ValueGuard) -> Rendered:
+    """A question about an everyday kind with its noun ("What did I name my parrot?")."""
+    pool = templates("question", everyday.template_kind(kind), split)
+    for _ in range(_MAX_TRIES):
+        template = rng.choice(pool)
+        text = render(template.text, "", noun=noun)
+        if guard.clean(text):
+            return Rendered(text, template, noun)
+    raise RuntimeError(f"could not ask about {kind}:{noun} without mentioning a persona value")
+
+
+@dataclass(frozen=True)
+class Override:
+    """A chat that states another value for a relation, then asks about it: the chat must win."""
+
+    context: tuple[dict[str, str], ...]  # the user's statement and the assistant's acknowledgement
+    question: str
+    value: str  # the chat's value: the right answer
+    old: str  # the remembered value: a wrong answer
+
+
+def override_chat(
+    rng: random.Random, rel: Relation, old: str, *, split: str, taken: Iterable[str] = ()
+) -> Override:
+    """The user states a value other than `old` for `rel` (none of `taken` either), then asks."""
+    other = sample_value(rng, rel, taken=[old, *taken])
+    guard = ValueGuard([other, old])
+    said = statement(rng, rel, other, split=split, guard=guard)
+    ack = render_ack(rng, rel, other, said.noun)
+    asked = question(rng, rel, split=split, guard=guard).text
+    context = ({"role": "user", "content": said.text}, {"role": "assistant", "content": ack})
+    return Override(context, asked, other, old)

@@ -16,6 +16,12 @@ Writing rules as in phrasings.py. {noun} is the open noun ("parrot", "dentist ap
 from __future__ import annotations
 
 import hashlib
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from eval.world.facts import overlaps
+from eval.world.pools import POOLS, value_split
 
 # Person nouns outside the persona relations (sister, boss, ... have relations of their own).
 PERSON_NOUNS: tuple[str, ...] = (
@@ -174,6 +180,9 @@ STATEMENTS: dict[str, tuple[str, ...]] = {
         "For work, my {noun} is {a_X}.",
         "Professionally, my {noun} is {a_X}.",
         "My {noun} has been {a_X} for ten years.",
+        "In case it matters, my {noun} is employed as {a_X}.",
+        "My {noun} retrained and is now {a_X}.",
+        "You'd never guess my {noun}'s job: {a_X}.",
     ),
     "purchase": (
         "I finally bought {a_X}!",
@@ -208,10 +217,16 @@ STATEMENTS: dict[str, tuple[str, ...]] = {
         "Don't let me forget, my {noun} is on {X}.",
         "My {noun} is booked for {X}.",
         "My next {noun} is on {X}.",
-        "I've got my {noun} this {X}.",
+        "I've got my {noun} on {X}.",
         "My {noun} is scheduled for {X}.",
-        "The {noun} is on {X} this week.",
+        "The {noun} is set for {X}.",
         "My {noun} falls on {X}.",
+        "Mark {X} in the calendar: that's my {noun}.",
+        "{X} is the date of my {noun}.",
+        "They put my {noun} down for {X}.",
+        "I'm booked in for my {noun} on {X}.",
+        "The date for my {noun} is {X}.",
+        "My {noun}? It's on {X}.",
     ),
 }
 
@@ -290,6 +305,13 @@ QUESTIONS: dict[str, tuple[str, ...]] = {
         "My {noun} got me something, what was it?",
         "Tell me the present my {noun} chose for me.",
         "What was the gift from my {noun}?",
+        "How did my {noun} spoil me?",
+        "What's the thing my {noun} handed me for my birthday?",
+        "My {noun}'s gift, what was that again?",
+        "Did my {noun} get me anything? What?",
+        "For my birthday, my {noun} chose what?",
+        "Which item was a present from my {noun}?",
+        "I can't recall my {noun}'s present. Can you?",
     ),
     "event_day": (
         "When is my {noun}?",
@@ -325,6 +347,19 @@ KIND_ACKS: dict[str, tuple[str, ...]] = {
     "event_day": ("Good luck with it!", "Noted, {X} it is."),
 }
 
+# Value pools (eval/world/pools.py) of each kind.
+VALUE_POOLS: dict[str, str] = {
+    "named_person": "any_names",
+    "named_pet": "pet_names",
+    "thing": "pet_names",
+    "person_city": "cities",
+    "person_job": "job_titles",
+    "purchase": "things",
+    "gift": "things",
+    "event_day": "dates",
+}
+KINDS: tuple[str, ...] = tuple(VALUE_POOLS)
+
 # Share of nouns (by hash) that only evaluation uses.
 HELDOUT_NOUN_PERCENT = 25
 
@@ -347,3 +382,44 @@ def nouns(kind: str, split: str | None = None) -> tuple[str, ...]:
 def template_kind(kind: str) -> str:
     """The template family a kind's questions come from ("named_pet" asks like the persona's "pet")."""
     return BORROWED.get(kind, kind)
+
+
+@dataclass(frozen=True)
+class EverydayFact:
+    """One everyday fact: a kind, its noun ("parrot") and its value ("Kasimir")."""
+
+    kind: str
+    noun: str
+    value: str
+
+    @property
+    def relation(self) -> str:
+        return "purchase" if self.kind == "purchase" else f"{self.kind}:{self.noun}"
+
+    @property
+    def template_kind(self) -> str:
+        return template_kind(self.kind)
+
+
+def sample_everyday(
+    rng: random.Random,
+    split: str,
+    taken: Iterable[str] = (),
+    held: Iterable[str] = (),
+    kinds: Sequence[str] = KINDS,
+) -> EverydayFact:
+    """A fact of a random kind, with a noun and a value of `split` ("train": what pretraining may use,
+    "heldout": what only evaluation uses), its value overlapping none of `taken`, its relation none of
+    `held`."""
+    taken, held = tuple(taken), set(held)
+    for _ in range(200):
+        kind = rng.choice(list(kinds))
+        noun = rng.choice(nouns(kind, split))
+        relation = "purchase" if kind == "purchase" else f"{kind}:{noun}"
+        if relation in held:
+            continue
+        pool = [v for v in POOLS[VALUE_POOLS[kind]] if value_split(v) == split]
+        value = rng.choice(pool)
+        if not any(overlaps(value, t) for t in taken):
+            return EverydayFact(kind, noun, value)
+    raise ValueError("no free everyday fact left")

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from eval.world.pools import POOLS
+from eval.world.pools import POOLS, value_split
 
 
 @dataclass(frozen=True)
@@ -123,10 +123,15 @@ def overlaps(a: str, b: str) -> bool:
     return mentions(a, b) or mentions(b, a)
 
 
-def sample_value(rng: random.Random, rel: Relation, taken: Iterable[str] = ()) -> str:
-    """A value for `rel` from its pool that overlaps none of `taken` (values the persona already uses)."""
+def sample_value(
+    rng: random.Random, rel: Relation, taken: Iterable[str] = (), split: str | None = None
+) -> str:
+    """A value for `rel` from its pool that overlaps none of `taken` (values the persona already uses);
+    with `split`, only values of that split (pools.value_split: "train" ones are what pretraining uses)."""
     taken = tuple(taken)
     pool = POOLS[rel.pool]
+    if split is not None and rel.pool != "weekdays":  # seven weekdays are too few to split
+        pool = tuple(v for v in pool if value_split(v) == split)
     for _ in range(200):
         value = rng.choice(pool)
         if not any(overlaps(value, t) for t in taken):
@@ -140,13 +145,17 @@ def sample_value(rng: random.Random, rel: Relation, taken: Iterable[str] = ()) -
 
 
 def sample_persona(
-    rng: random.Random, relations: Iterable[Relation] = RELATIONS, taken: Iterable[str] = ()
+    rng: random.Random,
+    relations: Iterable[Relation] = RELATIONS,
+    taken: Iterable[str] = (),
+    split: str | None = None,
 ) -> dict[str, str]:
-    """One value per relation, no two overlapping. Deterministic for a given rng state."""
+    """One value per relation, no two overlapping (of `split` only, if given). Deterministic for a given
+    rng state."""
     values: dict[str, str] = {}
     used = list(taken)
     for rel in relations:
-        value = sample_value(rng, rel, used)
+        value = sample_value(rng, rel, used, split)
         values[rel.key] = value
         used.append(value)
     return values

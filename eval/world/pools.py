@@ -11,6 +11,8 @@ spans as whole words in free text:
 
 from __future__ import annotations
 
+import hashlib
+
 
 def _words(block: str) -> tuple[str, ...]:
     """Split a comma-separated block into stripped, non-empty entries (order kept)."""
@@ -273,6 +275,31 @@ INSTRUMENTS = _words(
     """
 )
 
+# Things people buy, give and get (everyday purchases and gifts), lower case, one to three words.
+THINGS = _words(
+    """
+    kayak, telescope, air fryer, standing desk, e-bike, record player,
+    rice cooker, pressure cooker, bread maker, keyboard, tent, sleeping bag,
+    hammock, paddleboard, surfboard, snowboard, skateboard, camera, tripod, microscope, globe,
+    jigsaw puzzle, board game, weighted blanket, houseplant, fish tank, bird feeder,
+    barbecue, smoker, lawnmower, leaf blower, power drill, toolbox, workbench, easel,
+    watercolour set, loom, typewriter, fountain pen, leather journal,
+    wristwatch, smartwatch, fitness tracker, treadmill, exercise bike, yoga mat,
+    kettlebell, punching bag, climbing harness, rain jacket, winter coat, wool scarf,
+    silk scarf, cashmere jumper, handmade quilt, cookbook, recipe book, novel, audiobook subscription,
+    e-reader, tablet, laptop, gaming console, projector, soundbar, headphones, mechanical keyboard,
+    desk lamp, reading chair, bookshelf, sofa bed, mattress, teapot, cast iron pan,
+    wok, mandoline slicer, stand mixer, ice cream maker, juicer, dehydrator, unicycle,
+    metronome, vinyl collection, sketchbook, magnifying glass, compass, bicycle helmet
+    """
+)
+# Appointment dates: "March 14". Weekdays are too few to hold values apart for evaluation.
+_MONTHS = (
+    "January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+    "November", "December",
+)  # fmt: skip
+DATES = tuple(f"{m} {d}" for m in _MONTHS for d in range(1, 29))
+
 ALL_NAMES = FEMALE_NAMES + MALE_NAMES + NEUTRAL_NAMES
 
 # Pool name -> values. Relations in `facts` refer to pools by these names.
@@ -293,6 +320,8 @@ POOLS: dict[str, tuple[str, ...]] = {
     "weekdays": WEEKDAYS,
     "cars": CARS,
     "instruments": INSTRUMENTS,
+    "things": THINGS,
+    "dates": DATES,
 }
 
 # The disjoint families: a value may appear in only one of these (the name pools overlap on purpose).
@@ -311,4 +340,17 @@ POOL_FAMILIES: dict[str, tuple[str, ...]] = {
     "weekdays": WEEKDAYS,
     "cars": CARS,
     "instruments": INSTRUMENTS,
+    "things": THINGS,
+    "dates": DATES,
 }
+
+
+# Share of every pool's values (by hash) that pretraining never uses: the default model's card measures
+# recall on values it never saw.
+HELDOUT_VALUE_PERCENT = 20
+
+
+def value_split(value: str) -> str:
+    """ "train" or "heldout" for a value, by a hash of its text (the same in every pool)."""
+    digest = hashlib.sha256(f"value|{value.lower()}".encode()).digest()
+    return "heldout" if int.from_bytes(digest[:4], "big") % 100 < HELDOUT_VALUE_PERCENT else "train"

@@ -20,11 +20,20 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from itertools import count as counter
 
-from eval.world import compose
+from eval.world import compose, everyday
+from eval.world.everyday import EverydayFact, sample_everyday
 from eval.world.facts import RELATIONS, Relation, sample_persona, sample_value
 from eval.world.scoring import ABSTAIN_ANSWER
 from eval.world.seeds import PRETRAIN_SEED_MIN, check_eval_seed, check_pretrain_seed
-from eval.world.templates import HELDOUT, TRAIN, render_ack, render_answer, render_update_ack
+from eval.world.templates import (
+    HELDOUT,
+    TRAIN,
+    render_ack,
+    render_answer,
+    render_everyday_ack,
+    render_kind_answer,
+    render_update_ack,
+)
 from model.chat_format import format_messages
 
 
@@ -43,6 +52,14 @@ class ChatConfig:
     # random positions so that about `abstain_prob` of the questions are abstentions. Every fact then
     # carries a recall example, several times the signal per token of 2-4 questions.
     ask_stated: bool = False
+    # Everyday facts (eval/world/everyday.py: a named parrot, a purchase, where an uncle lives, ...) stated
+    # besides the persona facts, each asked about, with an "I don't know." question about a near
+    # neighbour (another noun of the same kind) for about `abstain_prob` of them.
+    everyday: tuple[int, int] = (0, 0)
+    # Chats with no fact at all (small talk, then questions): every answer is "I don't know.".
+    no_facts_prob: float = 0.0
+    # Values of one split only (pools.value_split); None: any value. Pretraining uses "train".
+    value_split: str | None = None
 
 
 @dataclass(frozen=True)
@@ -129,12 +146,20 @@ def make_chat(
         raise ValueError(f"split must be 'train' or 'heldout', got {split!r}")
     cfg = config or ChatConfig()
     rng = _chat_rng(seed)
-    persona = sample_persona(rng)
+    persona = sample_persona(rng, split=cfg.value_split)
     guard = compose.ValueGuard(persona.values())
+    no_facts = bool(cfg.no_facts_prob) and rng.random() < cfg.no_facts_prob
 
-    stated = rng.sample(RELATIONS, rng.randint(*cfg.facts))
+    stated = [] if no_facts else rng.sample(RELATIONS, rng.randint(*cfg.facts))
     unstated = [r for r in RELATIONS if r not in stated]
-    segments: list[tuple[str, Relation | None]] = [("fact", r) for r in stated]
+    segments: list[tuple[str, Relation | EverydayFact | None]] = [("fact", r) for r in stated]
+    everyday_facts: list[EverydayFact] = []
+    if cfg.everyday != (0, 0) and not no_facts:
+        for _ in range(rng.randint(*cfg.everyday)):
+            fact = sample_everyday(rng, split, taken=guard.values, held=[f.relation for f in everyday_facts])
+            guard.add(fact.value)
+            everyday_facts.append(fact)
+            segments.append(("everyday", fact))
     segments += [("small", None)] * rng.randint(*cfg.smalltalk)
     rng.shuffle(segments)
     mutable = [r for r in stated if r.mutable]
@@ -160,8 +185,14 @@ def make_chat(
         elif kind == "small":
             _, user, assistant = compose.distractor(rng, guard)
             add(user, assistant)
+        elif kind == "everyday":
+            assert isinstance(item, EverydayFact)
+            r = compose.everyday_statement(rng, item, split=split, guard=guard, lead_prob=cfg.lead_prob)
+            ack = render_everyday_ack(rng, item)
+            template_ids.append(r.template.id if r.template else "")
+            add(r.text, ack if guard.clean(ack, allowed=(item.value,)) else "Got it.")
         elif kind == "fact":
-            assert item is not None
+            assert isinstance(item, Relation)
             rel = item
             r = compose.statement(
                 rng, rel, values[rel.key], split=split, guard=guard, lead_prob=cfg.lead_prob
@@ -170,10 +201,10 @@ def make_chat(
             template_ids.append(r.template.id if r.template else "")
             add(r.text, ack if guard.clean(ack, allowed=(values[rel.key],)) else "Got it.")
         else:
-            assert item is not None
+            assert isinstance(item, Relation)
             rel = item
             old = values[rel.key]
-            new = sample_value(rng, rel, guard.values)
+            new = sample_value(rng, rel, guard.values, cfg.value_split)
             guard.add(new)
             values[rel.key] = new
             wrong[rel.key] = (old,)
@@ -184,8 +215,10 @@ def make_chat(
             template_ids.append(r.template.id if r.template else "")
             add(r.text, ack if guard.clean(ack, allowed=(new, old)) else "Got it.")
 
-    if ask_all:
-        asked = [*rng.sample(stated, len(stated)), rng.choice(unstated)]
+    if no_facts:
+        asked = rng.sample(RELATIONS, rng.randint(1, 3))
+    elif ask_all:
+        asked = [*rng.sample(stated, len(stated)), rng.choice(unstated)] if stated else []
     elif cfg.ask_stated:
         asked = rng.sample(stated, len(stated))
         expected = cfg.abstain_prob / (1 - cfg.abstain_prob) * len(stated)
@@ -215,15 +248,62 @@ def make_chat(
             questions.append(
                 ChatQuestion(rel.key, q.text, ABSTAIN_ANSWER, ABSTAIN_ANSWER, (), True, q.template.id)
             )
+    if everyday_facts:
+        questions = _everyday_questions(rng, everyday_facts, questions, split, guard, cfg, ask_all)
     return PersonaChat(
         seed=seed,
         split=split,
         persona=tuple(sorted(persona.items())),
-        stated=tuple(r.key for r in stated),
+        stated=tuple(r.key for r in stated) + tuple(f.relation for f in everyday_facts),
         context=tuple(context),
         questions=tuple(questions),
         statement_template_ids=tuple(template_ids),
     )
+
+
+def _everyday_questions(
+    rng: random.Random,
+    facts: list[EverydayFact],
+    persona_questions: list[ChatQuestion],
+    split: str,
+    guard: compose.ValueGuard,
+    cfg: ChatConfig,
+    ask_all: bool,
+) -> list[ChatQuestion]:
+    """A question about every everyday fact, and "I don't know." questions about near neighbours (the same
+    kind with another noun: the cat when the parrot was told), mixed in among the persona questions."""
+    out = list(persona_questions)
+    stated = {f.relation for f in facts}
+    for fact in facts:
+        q = compose.everyday_question(rng, fact.kind, fact.noun, split=split, guard=guard)
+        reply = render_kind_answer(rng, fact.template_kind, fact.value, fact.noun)
+        out.insert(
+            rng.randint(0, len(out)),
+            ChatQuestion(
+                fact.relation, q.text, fact.value, reply, (), False, q.template.id if q.template else ""
+            ),
+        )
+        if not ask_all and rng.random() >= cfg.abstain_prob / (1 - cfg.abstain_prob):
+            continue
+        others = [n for n in everyday.nouns(fact.kind, split) if n != fact.noun]
+        noun = rng.choice(others) if others else None
+        neighbour = EverydayFact(fact.kind, noun, "") if noun else None
+        if neighbour is None or neighbour.relation in stated:
+            continue
+        q = compose.everyday_question(rng, fact.kind, noun, split=split, guard=guard)
+        out.insert(
+            rng.randint(0, len(out)),
+            ChatQuestion(
+                neighbour.relation,
+                q.text,
+                ABSTAIN_ANSWER,
+                ABSTAIN_ANSWER,
+                (),
+                True,
+                q.template.id if q.template else "",
+            ),
+        )
+    return out
 
 
 def iter_pretrain_chats(
@@ -271,3 +351,14 @@ def incontext_eval_items(
 def no_context_items(items: Iterable[RecallItem]) -> list[RecallItem]:
     """The same questions with the facts removed (what a model knows without the chat)."""
     return [item.without_context() for item in items]
+
+
+# The everyday held-out set: chats of everyday facts only, with nouns, phrasings and values pretraining
+# never uses (everyday.nouns(..., "heldout"), heldout templates, pools.value_split "heldout").
+EVERYDAY_EVAL = ChatConfig(facts=(0, 0), everyday=(3, 5), value_split=HELDOUT)
+
+
+def everyday_eval_items(seeds: Iterable[int] = range(100)) -> list[RecallItem]:
+    """Per evaluation seed, one chat of 3-5 everyday facts: a question about each, and an "I don't know."
+    question about a near neighbour of each (the same kind with a noun the chat never used)."""
+    return incontext_eval_items(seeds, EVERYDAY_EVAL)

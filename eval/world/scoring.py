@@ -177,3 +177,9 @@ def blend(miss: str, answer: str, others: Iterable[str]) -> str | None:
         if tail >= 3 or head >= 3:
             return other
     return None
+
+
+def truncated(generated_text: str, answer: str) -> bool:
+    """The reply gives the value cut off ("Tarra" for "Tarragona"): a miss, reported as its own figure."""
+    miss = near_miss(generated_text, answer)
+    return miss is not None and len(miss) < len(answer) and answer.lower().startswith(miss.lower())

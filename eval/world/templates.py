@@ -84,7 +84,11 @@ def _families(texts: tuple[str, ...]) -> list[int]:
 def _all(role: str, kind: str) -> tuple[Template, ...]:
     source = {
         "statement": {**phrasings.STATEMENTS, **everyday.STATEMENTS},
-        "question": {**phrasings.QUESTIONS, **everyday.QUESTIONS},
+        "question": {
+            **phrasings.QUESTIONS,
+            **everyday.QUESTIONS,
+            **{f"rel:{k}": v for k, v in phrasings.RELATION_QUESTIONS.items()},
+        },
         "update": phrasings.UPDATES,
     }
     if role not in source:
@@ -130,7 +134,13 @@ def statement_templates(relation_key: str, split: str | None = None) -> tuple[Te
 
 
 def question_templates(relation_key: str, split: str | None = None) -> tuple[Template, ...]:
-    return templates("question", relation(relation_key).kind, split)
+    """The kind's question templates, and those of the relation's own words ("Who do I report to?")."""
+    own = (
+        templates("question", f"rel:{relation_key}", split)
+        if relation_key in phrasings.RELATION_QUESTIONS
+        else ()
+    )
+    return templates("question", relation(relation_key).kind, split) + own
 
 
 def update_templates(relation_key: str, split: str | None = None) -> tuple[Template, ...]:
@@ -147,6 +157,10 @@ def all_templates() -> tuple[Template, ...]:
         found += _all("statement", kind) + _all("question", kind)
     for kind in phrasings.UPDATES:
         found += _all("update", kind)
+    for key in phrasings.RELATION_QUESTIONS:
+        found += _all("question", f"rel:{key}")
+    for kind in everyday.QUESTIONS:
+        found += _all("statement", kind) + _all("question", kind)
     return tuple(found)
 
 
@@ -159,7 +173,7 @@ def article(word: str) -> str:
     if len(first) >= 2 and first[:2].isupper():  # acronym: "an HR manager", "a UX designer"
         return "an" if first[0] in _VOWEL_SOUND_ACRONYM else "a"
     lower = first.lower()
-    if lower.startswith(("uni", "use", "eu", "one")):
+    if lower.startswith(("uni", "use", "uku", "eu", "one")):
         return "a"
     if lower.startswith(("hour", "honest")):
         return "an"
@@ -224,6 +238,14 @@ def render_ack(rng: random.Random, rel: Relation, value: str, noun: str, *, echo
     """An assistant acknowledgement of a statement; sometimes it echoes the value."""
     if rng.random() < echo_prob:
         return render(rng.choice(phrasings.KIND_ACKS[rel.kind]), value, noun=noun)
+    return rng.choice(phrasings.GENERIC_ACKS)
+
+
+def render_everyday_ack(rng: random.Random, fact: everyday.EverydayFact, *, echo_prob: float = 0.4) -> str:
+    """An acknowledgement of an everyday fact; sometimes it echoes the value."""
+    kind_acks = {**phrasings.KIND_ACKS, **everyday.KIND_ACKS}.get(fact.template_kind, ())
+    if kind_acks and rng.random() < echo_prob:
+        return render(rng.choice(kind_acks), fact.value, noun=fact.noun)
     return rng.choice(phrasings.GENERIC_ACKS)
 
 

@@ -134,3 +134,51 @@ def test_ask_stated_asks_every_fact_and_some_unstated_ones():
                 assert q.relation not in c.stated and q.reply == ABSTAIN_ANSWER
     assert 0.12 <= n_abstain / n_questions <= 0.18
     assert abstain_not_last > n_abstain / 3  # not always at the end (the eval set asks it last)
+
+
+def test_everyday_chats_use_training_nouns_phrasings_and_values_only():
+    from eval.world import everyday
+    from eval.world.pools import value_split
+    from eval.world.pretrain_data import ChatConfig
+
+    cfg = ChatConfig(ask_stated=True, abstain_prob=0.04, everyday=(1, 3), no_facts_prob=0.1, value_split=TRAIN)
+    seen_everyday = no_fact_chats = 0
+    for chat in iter_pretrain_chats(count=400, config=cfg):
+        assert all(SPLIT_OF[t] == TRAIN for t in chat.statement_template_ids)
+        assert all(SPLIT_OF[q.template_id] == TRAIN for q in chat.questions)
+        assert all(value_split(v) == TRAIN or v in everyday_weekdays() for _, v in chat.persona)
+        if not chat.stated:
+            no_fact_chats += 1
+            assert chat.questions and all(q.abstain and q.reply == ABSTAIN_ANSWER for q in chat.questions)
+        for q in chat.questions:
+            if ":" in q.relation or q.relation == "purchase":
+                kind, _, noun = q.relation.partition(":")
+                assert noun in everyday.nouns(kind, TRAIN) or kind == "purchase"
+                if not q.abstain:
+                    seen_everyday += 1
+                    assert value_split(q.answer) == TRAIN and score_answer(q.reply, q.answer)
+                    context = " ".join(m["content"] for m in chat.context if m["role"] == "user")
+                    assert mentions(context, q.answer)
+    assert seen_everyday > 300 and 20 <= no_fact_chats <= 60
+
+
+def everyday_weekdays():
+    from eval.world.pools import WEEKDAYS
+
+    return WEEKDAYS
+
+
+def test_the_everyday_eval_set_is_held_out_in_nouns_and_values():
+    from eval.world import everyday
+    from eval.world.pools import value_split
+    from eval.world.pretrain_data import everyday_eval_items
+
+    items = everyday_eval_items(range(20))
+    answerable = [i for i in items if not i.abstain]
+    assert len(answerable) >= 60 and len(items) > len(answerable)
+    for item in items:
+        kind, _, noun = item.relation.partition(":")
+        assert kind == "purchase" or noun in everyday.nouns(kind, HELDOUT)
+        assert SPLIT_OF[item.template_id] == HELDOUT
+        if not item.abstain:
+            assert value_split(item.answer) == HELDOUT and mentions(item.context_text, item.answer)

@@ -37,18 +37,18 @@ def _evaluation(recall: float, nc_idk_answerable: float, nc_idk_unanswerable: fl
 def test_card_marks_the_targets_and_states_a_recall_shortfall() -> None:
     training = json.loads((DEFAULT / "training.json").read_text())
     short = render(training, _evaluation(0.7, 0.95, 0.95))
-    assert "below the 80% target" in short and "(**not met**)" in short
-    met = render(training, _evaluation(0.85, 0.95, 0.95))
-    assert "below the 80% target" not in met and "| >= 0.80 (met) |" in met
+    assert "below the 85% target" in short and "(**not met**)" in short
+    met = render(training, _evaluation(0.86, 0.95, 0.95))
+    assert "below the 85% target" not in met and "| >= 0.85 (met) |" in met
 
 
 def test_card_states_guessing_without_context() -> None:
     training = json.loads((DEFAULT / "training.json").read_text())
     # 0.4 of 500 and 0.5 of 100 abstain: 250 of 600 questions.
-    card = render(training, _evaluation(0.85, 0.4, 0.5))
+    card = render(training, _evaluation(0.86, 0.4, 0.5))
     assert "| 0.417 (600 questions) |" in card
     assert 'says "I don\'t know." to 42% of the questions' in card
-    careful = render(training, _evaluation(0.85, 0.95, 0.95))
+    careful = render(training, _evaluation(0.86, 0.95, 0.95))
     assert "names a value for the rest" not in careful
 
 
