@@ -58,11 +58,13 @@ from reflection.stated import fact_questions
 from tuner.data import ACK
 
 
-def row_for(n: int, seed: int, capacity: int, root: Path, bundle, base_bpb: float) -> dict[str, Any]:
-    """One night of `n` facts; capacity -1 keeps the config's, 0 lifts the limit."""
+def row_for(
+    n: int, seed: int, capacity: int, root: Path, bundle, base_bpb: float, tuner: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """One night of `n` facts; capacity -1 keeps the config's, 0 lifts the limit; `tuner` overrides."""
     facts = dense_facts(n, seed)
     reflection = None if capacity == -1 else {"capacity_facts": capacity or None}
-    home = make_home(root, f"facts-{n}", reflection=reflection)
+    home = make_home(root, f"facts-{n}", reflection=reflection, tuner=tuner)
     log_conversations(home, single_fact_conversations(facts, f"d{n}"))
     result, seconds = quiet_night(home)
     with open_data_dir(home) as dd, dd.db.read() as s:
@@ -133,9 +135,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--capacity", type=int, default=-1, help="facts per night; 0: no limit; default: config")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workdir", default=None, help="keep the data directories here (default: a temp dir)")
+    ap.add_argument(
+        "--tuner", action="append", default=[], metavar="KEY=JSON", help="tuner config override (exploration)"
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
+    tuner = {k: json.loads(v) for k, v in (t.split("=", 1) for t in args.tuner)} or None
     bundle = load_bundle(default_model_path())
     base_bpb, _ = general_bpb(bundle.model, bundle, bundle.model.zero_state(1))
     t0 = time.perf_counter()
@@ -145,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         for n in sizes:
             print(f"capacity: {n} facts ...", file=sys.stderr, flush=True)
-            rows.append(row_for(n, args.seed, args.capacity, root, bundle, base_bpb))
+            rows.append(row_for(n, args.seed, args.capacity, root, bundle, base_bpb, tuner))
             print(
                 json.dumps({k: v for k, v in rows[-1].items() if k != "misses"}), file=sys.stderr, flush=True
             )
@@ -155,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         "rows": rows,
         "capacity": {-1: "config default", 0: "no limit"}.get(args.capacity, args.capacity),
         "seed": args.seed,
+        "tuner_overrides": tuner,
         "minutes": round((time.perf_counter() - t0) / 60, 1),
         "machine": machine(),
     }

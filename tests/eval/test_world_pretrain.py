@@ -141,7 +141,9 @@ def test_everyday_chats_use_training_nouns_phrasings_and_values_only():
     from eval.world.pools import value_split
     from eval.world.pretrain_data import ChatConfig
 
-    cfg = ChatConfig(ask_stated=True, abstain_prob=0.04, everyday=(1, 3), no_facts_prob=0.1, value_split=TRAIN)
+    cfg = ChatConfig(
+        ask_stated=True, abstain_prob=0.04, everyday=(1, 3), no_facts_prob=0.1, value_split=TRAIN
+    )
     seen_everyday = no_fact_chats = 0
     for chat in iter_pretrain_chats(count=400, config=cfg):
         assert all(SPLIT_OF[t] == TRAIN for t in chat.statement_template_ids)
