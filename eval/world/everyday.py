@@ -420,6 +420,7 @@ def sample_everyday(
             continue
         pool = [v for v in POOLS[VALUE_POOLS[kind]] if value_split(v) == split]
         value = rng.choice(pool)
-        if not any(overlaps(value, t) for t in taken):
+        # A value that is its own noun ("Scooter" for a scooter) would be given away by the question.
+        if not any(overlaps(value, t) for t in (*taken, noun)):
             return EverydayFact(kind, noun, value)
     raise ValueError("no free everyday fact left")

@@ -156,7 +156,11 @@ def make_chat(
     everyday_facts: list[EverydayFact] = []
     if cfg.everyday != (0, 0) and not no_facts:
         for _ in range(rng.randint(*cfg.everyday)):
-            fact = sample_everyday(rng, split, taken=guard.values, held=[f.relation for f in everyday_facts])
+            held = [f.relation for f in everyday_facts]
+            taken = [*guard.values, *(f.noun for f in everyday_facts)]  # a value is never another's noun
+            fact = sample_everyday(rng, split, taken=taken, held=held)
+            while not guard.clean(fact.noun):  # "football match" for a persona whose sport is football
+                fact = sample_everyday(rng, split, taken=taken, held=held)
             guard.add(fact.value)
             everyday_facts.append(fact)
             segments.append(("everyday", fact))
@@ -204,7 +208,7 @@ def make_chat(
             assert isinstance(item, Relation)
             rel = item
             old = values[rel.key]
-            new = sample_value(rng, rel, guard.values, cfg.value_split)
+            new = sample_value(rng, rel, [*guard.values, *(f.noun for f in everyday_facts)], cfg.value_split)
             guard.add(new)
             values[rel.key] = new
             wrong[rel.key] = (old,)
@@ -285,7 +289,7 @@ def _everyday_questions(
         )
         if not ask_all and rng.random() >= cfg.abstain_prob / (1 - cfg.abstain_prob):
             continue
-        others = [n for n in everyday.nouns(fact.kind, split) if n != fact.noun]
+        others = [n for n in everyday.nouns(fact.kind, split) if n != fact.noun and guard.clean(n)]
         noun = rng.choice(others) if others else None
         neighbour = EverydayFact(fact.kind, noun, "") if noun else None
         if neighbour is None or neighbour.relation in stated:
