@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install test lint bench clean-venv
+.PHONY: install browser test lint bench clean-venv
 
 install: $(STAMP)
 
@@ -19,7 +19,17 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install -q "torch==2.13.0" -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
-test: install
+# Headless Chromium for the report tests (tests/eval/test_report_browser.py): Debian's package, installed
+# only when missing (sudo only when not root; the package lists are refreshed when the first try fails).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		export DEBIAN_FRONTEND=noninteractive; \
+		$$SUDO apt-get install -y -q chromium || { $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium; }; \
+	}
+	@command -v chromium >/dev/null 2>&1 || { echo "chromium is still missing after apt-get install" >&2; exit 1; }
+
+test: install browser
 	$(PY) -m pytest -q
 
 lint: install
