@@ -48,6 +48,7 @@ def root(
 # Command groups, each a thin shell over library functions (see the modules for details).
 from daemon import (  # noqa: E402  (mounted after the root callback exists)
     cli_chat,
+    cli_eval,
     cli_gen,
     cli_init,
     cli_log,
@@ -71,6 +72,7 @@ cli_service.register(app)
 cli_reflect.register(app)
 cli_memories.register(app)
 cli_tune.register(app)
+cli_eval.register(app)
 
 
 def main() -> None:

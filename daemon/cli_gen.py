@@ -13,6 +13,7 @@ import typer
 from daemon.cli_shared import actor, cli_errors, print_table, short_time
 from daemon.clikit import DataDirOpt, Failure, JsonOpt, emit_json, resolve
 from daemon.init import open_data_dir
+from eval.history import write_history
 from memory.generations import generation_list_json
 
 gen_app = typer.Typer(
@@ -156,6 +157,7 @@ def promote_cmd(
     opts = resolve(ctx, data_dir, as_json)
     with cli_errors(), open_data_dir(opts.data_dir) as dd:
         sw = dd.generations.promote(gen_id, reason=reason, force=force, actor=actor("gen promote"))
+        write_history(dd)  # the history report follows every switch
     _report_switch(sw.to_dict(), opts.json)
 
 
@@ -174,6 +176,7 @@ def rollback_cmd(
     opts = resolve(ctx, data_dir, as_json)
     with cli_errors(), open_data_dir(opts.data_dir) as dd:
         sw = dd.generations.rollback(gen_id, reason=reason, actor=actor("gen rollback"))
+        write_history(dd)
     _report_switch(sw.to_dict(), opts.json)
 
 

@@ -23,11 +23,13 @@ from daemon.cycle import CycleContext, CycleInterrupted
 from daemon.init import DataDir
 from daemon.serving import load_base_model
 from eval.gates import GateReport, evaluate_gates
-from eval.report import CycleReport, read_curves, write_report
+from eval.history import write_history
+from eval.report import CycleReport, decision_summary, read_curves, write_report
 from eval.suites import gate_suites
 from memory import bank as membank
 from memory import cycles
 from memory import log as memlog
+from memory.decisions import list_decisions
 from memory.events import record_event
 from memory.schema import Memory
 from model.bundle import ModelBundle
@@ -207,7 +209,7 @@ def night_pipeline(ctx: CycleContext) -> None:
     report_path = str(cdir / "report.md")
     if gates.passed:
         report.status = "promoted"
-        write_report(_with_curves(report, cdir), cdir)
+        _write_reports(ctx, report)
 
         def mark_promoted(s) -> None:
             cycles.transition(s, cid, "promoted", result=outcome, report_path=report_path)
@@ -222,7 +224,7 @@ def night_pipeline(ctx: CycleContext) -> None:
         failed = gates.failed()
         report.status = "rejected"
         report.notes.append("rejected: " + ", ".join(failed))
-        write_report(_with_curves(report, cdir), cdir)
+        _write_reports(ctx, report)
 
         def mark_rejected(s) -> None:
             cycles.transition(
@@ -235,6 +237,7 @@ def night_pipeline(ctx: CycleContext) -> None:
             actor=ctx.actor,
             in_transaction=mark_rejected,
         )
+    write_history(dd)
 
 
 def tune_for_cycle(
@@ -294,10 +297,17 @@ def _with_curves(report: CycleReport, cdir: Path) -> CycleReport:
     return report
 
 
+def _write_reports(ctx: CycleContext, report: CycleReport) -> Path:
+    """The cycle's report (with its tuning curve and what reflection decided, counted by reason)."""
+    with ctx.data.db.read() as s:
+        report.decisions = decision_summary((d.kept, d.reasons) for d in list_decisions(s, ctx.cycle_id))
+    return write_report(_with_curves(report, ctx.cycle_dir), ctx.cycle_dir)
+
+
 def _finish_skipped(ctx: CycleContext, report: CycleReport, reason: str) -> None:
     report.status = "skipped"
     report.notes.append(reason)
-    path = write_report(report, ctx.cycle_dir)
+    path = _write_reports(ctx, report)
     with ctx.data.db.write() as s:
         cycles.transition(
             s,
@@ -307,6 +317,7 @@ def _finish_skipped(ctx: CycleContext, report: CycleReport, reason: str) -> None
             report_path=str(path),
         )
         record_event(s, "cycle.skipped", actor=ctx.actor, cycle_id=ctx.cycle_id, reason=reason)
+    write_history(ctx.data)
 
 
 def memories_total(session) -> int:
