@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install browser test lint bench clean-venv
+.PHONY: install browser test lint bench demo clean-venv
 
 install: $(STAMP)
 
@@ -31,6 +31,10 @@ browser:
 
 test: install browser
 	$(PY) -m pytest -q
+
+# Five simulated days and nights on the embedded default model, through a real `sleepd serve` (README).
+demo: install
+	$(PY) -m daemon.cli demo
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -48,6 +48,7 @@ def root(
 # Command groups, each a thin shell over library functions (see the modules for details).
 from daemon import (  # noqa: E402  (mounted after the root callback exists)
     cli_chat,
+    cli_demo,
     cli_eval,
     cli_gen,
     cli_init,
@@ -73,6 +74,7 @@ cli_reflect.register(app)
 cli_memories.register(app)
 cli_tune.register(app)
 cli_eval.register(app)
+cli_demo.register(app)
 
 
 def main() -> None:

@@ -57,7 +57,10 @@ def sleep_cmd(
         with cli_errors(), open_data_dir(paths.root) as dd, dd.db.read() as s:
             c = cycles.get_cycle(s, result["cycle_id"])
             reason = (c.result or {}).get("reason") or c.error
+            said = (c.result or {}).get("verdict")
         typer.echo(f"cycle {result['cycle_id']}: {result['status']}" + (f" ({reason})" if reason else ""))
+        if said:
+            typer.echo(f"  {said}")
         if result["generation_id"] is not None:
             typer.echo(f"  generation: {result['generation_id']} (parent {result['parent_generation_id']})")
         typer.echo(f"  kept: {result['kept']}")

@@ -217,8 +217,12 @@ def _child_main(argv: list[str] | None = None) -> int:
     ap.add_argument("--trigger", required=True)
     ap.add_argument("--nice", type=int, default=0, help="run at this niceness (at least)")
     args = ap.parse_args(argv)
+    # On a terminal (`sleepd sleep --now`), the night shows its phases and a progress bar instead of log
+    # lines; under the daemon (a journal, not a terminal) it logs as before.
     logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr, format="%(asctime)s sleepd-cycle[%(process)d] %(message)s"
+        level=logging.WARNING if sys.stderr.isatty() else logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s sleepd-cycle[%(process)d] %(message)s",
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
     current = os.nice(0)

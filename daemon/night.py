@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from daemon.init import DataDir
 from daemon.serving import load_base_model
 from eval.gates import GateReport, evaluate_gates
 from eval.history import write_history
-from eval.report import CycleReport, decision_summary, read_curves, write_report
+from eval.report import CycleReport, decision_summary, read_curves, verdict, write_report
 from eval.suites import gate_suites
 from memory import bank as membank
 from memory import cycles
@@ -43,6 +44,16 @@ log = logging.getLogger(__name__)
 
 CANDIDATE_STATE = "candidate.safetensors"
 REPLAY_ITEMS = 64
+
+
+def phase(text: str) -> None:
+    """A phase of the night: one line on a terminal, a log line otherwise."""
+    if sys.stderr.isatty():
+        from rich.console import Console
+
+        Console(stderr=True).print(f"[bold]sleep cycle[/bold] {text}")
+    else:
+        log.info("%s", text)
 
 
 def _check_stop(ctx: CycleContext) -> None:
@@ -104,6 +115,7 @@ def night_pipeline(ctx: CycleContext) -> None:
     report.rebuild = rebuild
     if status == "reflecting":
         if not done:
+            phase("reflecting: what is worth keeping")
             res = run_reflection(
                 dd.db,
                 bundle,
@@ -133,6 +145,7 @@ def night_pipeline(ctx: CycleContext) -> None:
     candidate_path = cdir / CANDIDATE_STATE
     adapter_dir = cdir / "adapter"
     if status == "tuning" or not candidate_path.is_file():
+        phase(f"tuning the memory state on {len(report.kept)} kept memories")
         try:
             outcome = tune_for_cycle(ctx.data, cid, bundle, current_state, base_state, rebuild)
         except NothingLearnable as e:
@@ -154,6 +167,7 @@ def night_pipeline(ctx: CycleContext) -> None:
     _check_stop(ctx)
 
     # ---- gates ---------------------------------------------------------------------------------------
+    phase("gates: forgetting, acquisition, abstention, leak, context override")
     candidate = State.load(candidate_path).to(dtype=model.dtype)
     lora = tcfg.method == "lora"
     candidate_model = apply_adapter(model, adapter_dir) if lora else model
@@ -209,6 +223,7 @@ def night_pipeline(ctx: CycleContext) -> None:
     report_path = str(cdir / "report.md")
     if gates.passed:
         report.status = "promoted"
+        outcome["verdict"] = verdict(report)
         _write_reports(ctx, report)
 
         def mark_promoted(s) -> None:
@@ -224,6 +239,7 @@ def night_pipeline(ctx: CycleContext) -> None:
         failed = gates.failed()
         report.status = "rejected"
         report.notes.append("rejected: " + ", ".join(failed))
+        outcome["verdict"] = verdict(report)
         _write_reports(ctx, report)
 
         def mark_rejected(s) -> None:
@@ -313,7 +329,13 @@ def _finish_skipped(ctx: CycleContext, report: CycleReport, reason: str) -> None
             s,
             ctx.cycle_id,
             "skipped",
-            result={"kept": len(report.kept), "rebuild": report.rebuild, "gates": {}, "reason": reason},
+            result={
+                "kept": len(report.kept),
+                "rebuild": report.rebuild,
+                "gates": {},
+                "reason": reason,
+                "verdict": verdict(report),
+            },
             report_path=str(path),
         )
         record_event(s, "cycle.skipped", actor=ctx.actor, cycle_id=ctx.cycle_id, reason=reason)
