@@ -60,7 +60,11 @@ def test_report_prints_a_cycle_report_and_the_history_report(home):
 
 
 def test_bad_ids_exit_2_with_one_line(home):
-    for args in (["eval", "report", "--cycle", "99"], ["eval", "report"], ["eval", "run", "--generation", "42"]):
+    for args in (
+        ["eval", "report", "--cycle", "99"],
+        ["eval", "report"],
+        ["eval", "run", "--generation", "42"],
+    ):
         res = sleepd(home, *args)
         assert res.returncode == 2, (args, res.stdout, res.stderr)
         assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
