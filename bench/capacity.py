@@ -50,12 +50,12 @@ from bench.nightkit import (
 )
 from daemon.init import open_data_dir
 from eval.metrics import Asked
-from eval.world.templates import HELDOUT
 from memory.bank import list_memories
 from model.bundle import load_bundle
+from model.chat_format import memory_turns
 from model.default_model import default_model_path
 from reflection.stated import fact_questions
-from tuner.data import ACK
+from world.templates import HELDOUT
 
 
 def row_for(
@@ -75,9 +75,7 @@ def row_for(
     kept_facts = [f for f in facts if f.text in kept]
     learnable = [f for f in kept_facts if kept[f.text].learnable is not False]
     asked, alone, together = [], [], []
-    everything = [
-        m for f in facts for m in ({"role": "user", "content": f.text}, {"role": "assistant", "content": ACK})
-    ]
+    everything = memory_turns(f.text for f in facts)
     for f in learnable:
         for q in fact_questions(f.fact, HELDOUT, 2, seed=f"capacity:{seed}"):
             asked.append(Asked(q, f.fact.value))
@@ -85,7 +83,7 @@ def row_for(
                 Asked(
                     q,
                     f.fact.value,
-                    context=({"role": "user", "content": f.text}, {"role": "assistant", "content": ACK}),
+                    context=tuple(memory_turns([f.text])),
                 )
             )
             together.append(Asked(q, f.fact.value, context=tuple(everything)))

@@ -7,7 +7,7 @@ A 2-layer, C128 RWKV-7 on two synthetic in-context tasks, same seeds and data fo
           second copy (what the pretraining recipe's passages read twice teach);
   recall: 8 key-value pairs (200 keys, 200 values), then the 8 keys again in a new order; loss on the
           values (associative recall: what the persona chats' questions need).
-Initialisations (tuner.pretrain.init_for_training, then the removal rate of every channel set):
+Initialisations (pretrain.recipe.init_for_training, then the removal rate of every channel set):
   reference: a0 = 0 (removal rate 0.5), k_a = 1 (RWKV-LM's training init)
   off:       a0 = -5 (rate ~0.007), k_a = 0 (removal nearly off)
   split:     half the channels of every layer (whole heads) each way
@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from bench.common import emit, machine, set_threads
 from model.config import RWKV7Config
 from model.rwkv7 import RWKV7
-from tuner.pretrain import init_for_training
+from pretrain.recipe import init_for_training
 
 INITS = ("reference", "off", "split")
 LOG_EVERY = 25

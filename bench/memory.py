@@ -3,7 +3,7 @@
     python bench/memory.py --json [--seed 7] [--nights 7] [--methods none,full_context,rag,prefill_state,
                                    sleepd,ablation,lora] [--workdir DIR]
 
-The persona world (eval/world, an evaluation seed: never used in pretraining) gives seven days of
+The persona world (world, an evaluation seed: never used in pretraining) gives seven days of
 conversations (about six facts a day, updates of earlier facts from day 2, small talk, questions) and,
 after each day, ground-truth questions in held-out phrasings, asked in fresh chats with no context:
 acquisition (the day's new facts), update (the new value; the old one counts wrong), retention (earlier
@@ -65,15 +65,15 @@ from bench.nightkit import (
 )
 from daemon.init import open_data_dir
 from eval.metrics import Asked
-from eval.world import WorldConfig, simulate_world
-from eval.world.templates import HELDOUT
 from memory.bank import list_memories
 from memory.generations import current_generation_id
 from model.bundle import load_bundle
-from model.chat_format import format_messages
+from model.chat_format import format_messages, memory_turns
 from model.default_model import default_model_path
 from reflection.embeddings import shared_embedder
-from tuner.data import ACK, MemoryText, memory_turns
+from tuner.data import MemoryText
+from world import WorldConfig, simulate_world
+from world.templates import HELDOUT
 
 METHODS = ("none", "full_context", "rag", "prefill_state", "sleepd", "ablation", "lora")
 STATE_METHODS = {
@@ -184,16 +184,7 @@ class Runner:
 
     def ceiling(self, night: int) -> Scored:
         qs = questions(self.world, night, "acquisition")
-        asked = [
-            asked_of(
-                q,
-                (
-                    {"role": "user", "content": self.statements[q.fact_id]},
-                    {"role": "assistant", "content": ACK},
-                ),
-            )
-            for q in qs
-        ]
+        asked = [asked_of(q, tuple(memory_turns([self.statements[q.fact_id]]))) for q in qs]
         return score(ask(self.bundle.model, self.bundle, self.base, asked), asked)
 
 
@@ -278,7 +269,7 @@ def run_state_method(name: str, runner: Runner, nights: int, derived: set[str]) 
         if "full_context" in derived:
             out["full_context"].append(_with_first(runner, k, runner.prefilled(transcript), transcript))
         if "prefill_state" in derived:
-            text = format_messages(memory_turns(items)) if items else ""
+            text = format_messages(memory_turns([m.text for m in items])) if items else ""
             out["prefill_state"].append(_with_first(runner, k, runner.prefilled(text), ""))
         if "rag" in derived and embedder is not None:
             vecs = embedder.encode([m.text for m in items]) if items else np.zeros((0, 384))
@@ -288,7 +279,7 @@ def run_state_method(name: str, runner: Runner, nights: int, derived: set[str]) 
                     return ()
                 qv = embedder.encode([question])[0]
                 top = np.argsort(-(vecs @ qv))[:RAG_K]
-                return tuple(memory_turns([items[i] for i in sorted(top)]))
+                return tuple(memory_turns([items[i].text for i in sorted(top)]))
 
             rec = runner.evaluate(k, bundle.model, runner.base, context_for=retrieve)
             if k == 1:
@@ -323,7 +314,7 @@ def final_setup(m: str, name: str, home: Path, transcript: str, runner: Runner) 
         return bundle.model, runner.prefilled(transcript), len(transcript.encode())
     items = bank(home)
     if m == "prefill_state":
-        state = runner.prefilled(format_messages(memory_turns(items)) if items else "")
+        state = runner.prefilled(format_messages(memory_turns([m.text for m in items])) if items else "")
         return (
             bundle.model,
             state,

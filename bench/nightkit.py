@@ -20,22 +20,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from corpus import heldout_general_text
 from daemon.config import load_config, write_config
 from daemon.cycle import PIPELINE_ENV, run_cycle
 from daemon.init import init_data_dir, open_data_dir
-from eval.metrics import Asked, answers, bits_per_byte
-from eval.world import everyday
-from eval.world.compose import ValueGuard
-from eval.world.facts import RELATIONS, mentions, overlaps, relation, sample_value
-from eval.world.pools import POOLS
-from eval.world.scoring import answer_window, blend, is_abstention, near_miss, score_answer
-from eval.world.templates import TRAIN, render, statement_templates, templates
+from eval.metrics import Asked, answers
 from memory import log as memlog
+from model.bpb import bits_per_byte
 from model.bundle import ModelBundle
 from model.state import State
 from reflection.stated import StatedFact, stated_facts
-from tuner.corpus import heldout_general_text
 from tuner.lora import apply_adapter
+from world import everyday
+from world.compose import ValueGuard
+from world.facts import RELATIONS, mentions, overlaps, relation, sample_value
+from world.pools import POOLS
+from world.scoring import answer_window, blend, is_abstention, near_miss, score_answer
+from world.templates import TRAIN, render, statement_templates, templates
 
 
 def quiet_night(home: Path) -> tuple[dict[str, Any], float]:

@@ -10,14 +10,14 @@ Evidence recall (the issue's acceptance test):
   the model's tokenizer, from the base (zero) state;
 - recall = the share of the evidence turns of QA categories 1-4 whose id is among the kept source ids;
 - random (mean over `--seeds`) and recency selection at the same budget, same tokenizer.
-The QA is loaded only to score (eval.locomo.load_conversation returns it separately); selection reads the
-database, which holds only the messages.
+The QA is loaded only to score (reflection.locomo.load_conversation returns it separately); selection reads
+the database, which holds only the messages.
 
 Variants, for transparency: "untrimmed" runs without splitting small talk off messages (every kept part is
 then a whole message); "answer_words_only_in_dropped_part" counts kept evidence turns whose QA answer words
 appear only in the small talk that was split off (how often trimming lost the answer).
 
-Speed: a persona-world export (eval/world, seed 0) cut to `--speed-tokens` tokens, imported, then one full
+Speed: a persona-world export (world, seed 0) cut to `--speed-tokens` tokens, imported, then one full
 non-dry run (redaction, scorers, embeddings, policy, probes, storing) timed warm (models loaded).
 `--speed-shape 0.1b` times it with a random model of the RWKV-7 0.1B shape (L12, C768, world vocabulary)
 instead of the benchmark model, as a stand-in for a larger default model.
@@ -47,10 +47,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch
 
 from bench.common import machine
-from eval import locomo
 from memory import log as memlog
 from memory.db import Database, migrate
 from model.bundle import ModelBundle, load_bundle, write_tiny_checkpoint
+from reflection import locomo
 from reflection.config import ReflectionConfig
 from reflection.embeddings import shared_embedder
 from reflection.pipeline import run_reflection
@@ -174,8 +174,8 @@ def evidence_recall(bundle: ModelBundle, fraction: float, seeds: int, data_dir: 
 
 def world_day(tokens: int, count) -> list[dict[str, Any]]:
     """Persona-world conversations (seed 0) cut to about `tokens` tokens of message content."""
-    from eval.world.export import conversation_record
-    from eval.world.simulate import simulate_world
+    from world.export import conversation_record
+    from world.simulate import simulate_world
 
     world = simulate_world(0, days=60)
     out, used = [], 0

@@ -40,7 +40,7 @@ def default_shape() -> RWKV7Config:
 
         return inspect_checkpoint(default_model_path()).config
     except FileNotFoundError:  # before the default model is trained: the recipe's shape
-        from tuner.pretrain import PretrainConfig
+        from pretrain.recipe import PretrainConfig
 
         return PretrainConfig().model_config()
 

@@ -211,7 +211,7 @@ def forget_cmd(
 ) -> None:
     """Forget a memory: it and its probes are marked forgotten, and the next cycle rebuilds from base."""
     opts = resolve(ctx, data_dir, as_json)
-    from reflection.pipeline import forget_memory, rebuild_pending
+    from memory.forget import forget_memory, rebuild_pending
 
     with cli_errors(), open_data_dir(opts.data_dir) as dd, dd.db.write() as s:
         mem = forget_memory(s, memory_id, actor=actor("memories forget"), reason=reason)

@@ -19,7 +19,7 @@ from daemon.locks import FileLock, LockBusy, cycle_lock_path
 from daemon.night import CANDIDATE_STATE, tune_for_cycle
 from daemon.serving import load_base_model
 from memory import cycles
-from reflection.pipeline import rebuild_pending
+from memory.forget import rebuild_pending
 
 
 def register(app: typer.Typer) -> None:

@@ -31,10 +31,11 @@ import httpx
 from daemon.config import load_config, write_config
 from daemon.init import init_data_dir, open_data_dir
 from daemon.server import ServerProcess
-from eval.world import WorldConfig, simulate_world
-from eval.world.scoring import is_abstention, score_answer
-from eval.world.templates import HELDOUT
+from eval.history import write_history
 from memory import cycles
+from world import WorldConfig, simulate_world
+from world.scoring import is_abstention, score_answer
+from world.templates import HELDOUT
 
 # A demo day: a few conversations, a few facts, little small talk (the night is the slow part).
 DEMO_WORLD = WorldConfig(
@@ -210,9 +211,8 @@ class Demo:
                     )
                     result.days.append(row)
                     self.emit("day", row.to_json())
-        from eval.history import write_history
-
-        result.report = str(write_history(home))
+        with open_data_dir(home) as dd:
+            result.report = str(write_history(dd))
         result.minutes = (time.monotonic() - t0) / 60
         return result
 

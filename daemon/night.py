@@ -32,10 +32,12 @@ from memory import cycles
 from memory import log as memlog
 from memory.decisions import list_decisions
 from memory.events import record_event
+from memory.forget import rebuild_pending
 from memory.schema import Memory
+from memory.training import training_set
 from model.bundle import ModelBundle
 from model.state import State
-from reflection.pipeline import rebuild_pending, reflection_done, run_reflection, training_set
+from reflection.pipeline import reflection_done, run_reflection
 from tuner.lora import apply_adapter, save_adapter
 from tuner.night import training_set_from
 from tuner.tune import NothingLearnable, TuneResult, tune

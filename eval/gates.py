@@ -27,13 +27,14 @@ from typing import Any
 
 import torch
 
-from eval.metrics import Asked, accuracy, answers, bits_per_byte
-from eval.world.facts import mentions
-from eval.world.scoring import answer_window, is_abstention, near_miss, score_answer
+from eval.metrics import Asked, accuracy, answers
+from model.bpb import bits_per_byte
 from model.generate import SamplingConfig, generate
 from model.rwkv7 import RWKV7
 from model.state import State
 from model.tokenizer import TrieTokenizer
+from world.facts import mentions
+from world.scoring import answer_window, is_abstention, near_miss, score_answer
 
 
 @dataclass(frozen=True)

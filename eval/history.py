@@ -21,22 +21,28 @@ says so.
 
 from __future__ import annotations
 
-import os
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 
 from eval.forgetting import summary as forgetting_summary
 from eval.report import Markup, esc, html_document, img, lead_html, new_figure, png_data_uri, table
-from memory.generations import current_generation_id, lineage, list_generations
+from memory.db import Database
+from memory.generations import GenerationStore, current_generation_id, lineage, list_generations
 from memory.schema import Event
 from model.fileio import atomic_write_text
 
-if TYPE_CHECKING:
-    from daemon.init import DataDir
+
+class DataDir(Protocol):
+    """What the history reads of an open data directory (daemon.init.DataDir is one)."""
+
+    db: Database
+    generations: GenerationStore
+    paths: Any  # has .root
+
 
 REPORTS_DIR = "reports"
 HISTORY_NAME = "history.html"
@@ -56,15 +62,6 @@ DOC_KEYS = ("general_bpb_mean", "general_bpb_median", "general_bpb_base_mean", "
 
 
 # ---- opening -------------------------------------------------------------------------------------------
-
-
-def _with_data_dir(data_dir: str | os.PathLike | DataDir, fn):
-    if hasattr(data_dir, "db") and hasattr(data_dir, "generations"):
-        return fn(data_dir)
-    from daemon.init import open_data_dir
-
-    with open_data_dir(data_dir) as dd:
-        return fn(dd)
 
 
 # ---- the numbers ---------------------------------------------------------------------------------------
@@ -297,12 +294,12 @@ def summary_sentence(data: dict[str, Any]) -> str:
     return text
 
 
-def history_data(data_dir: str | os.PathLike | DataDir) -> dict[str, Any]:
+def history_data(dd: DataDir) -> dict[str, Any]:
     """The numbers behind history.html, JSON-ready: {"current", "lineage", "generations", "matrix":
     {"generations", "status", "days", "R", "n"}, "square": {"generations", "days", "R", "left_out"},
     "metrics": {"acc", "bwt", "forgetting"}, "series": {"generation", "status", <measurement>: [...]},
-    "timeline": [...], "summary"}. `data_dir` is a path or an open DataDir."""
-    return _with_data_dir(data_dir, _collect)
+    "timeline": [...], "summary"} of an open data directory."""
+    return _collect(dd)
 
 
 # ---- the plots -----------------------------------------------------------------------------------------
@@ -691,14 +688,10 @@ def html_page(data: dict[str, Any]) -> str:
     return html_document("sleepd history", "\n".join(parts))
 
 
-def write_history(data_dir: str | os.PathLike | DataDir) -> Path:
-    """Write <data dir>/reports/history.html (atomically) and return its path."""
-
-    def run(dd: DataDir) -> Path:
-        out = Path(dd.paths.root) / REPORTS_DIR
-        out.mkdir(mode=0o700, parents=True, exist_ok=True)
-        path = out / HISTORY_NAME
-        atomic_write_text(path, html_page(_collect(dd)))
-        return path
-
-    return _with_data_dir(data_dir, run)
+def write_history(dd: DataDir) -> Path:
+    """Write <data dir>/reports/history.html (atomically) for an open data directory; returns its path."""
+    out = Path(dd.paths.root) / REPORTS_DIR
+    out.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = out / HISTORY_NAME
+    atomic_write_text(path, html_page(_collect(dd)))
+    return path

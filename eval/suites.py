@@ -13,7 +13,7 @@
   Answers that name a value the bank holds are the binding leak.
 - override: for tonight's slot memories, a chat where the user states a *different* value first; the
   model must answer from the chat, not from its memory.
-- general: the shipped held-out general-English suite (eval/suites/general).
+- general: the shipped held-out general-English suite (corpus/heldout).
 """
 
 from __future__ import annotations
@@ -24,18 +24,16 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from corpus import heldout_general_text
 from eval.gates import GateConfig, GateSuites
 from eval.metrics import Asked
-from eval.world import compose
-from eval.world.facts import relation
-from eval.world.neighbours import negative_questions, parse
-from eval.world.scoring import ABSTAIN_ANSWER
-from eval.world.templates import HELDOUT
 from memory.schema import Memory, Probe
-from model.chat_format import format_messages
-from reflection.slots import WORLD_RELATIONS
-from tuner.corpus import heldout_general_text
-from tuner.data import ACK
+from model.chat_format import MEMORY_ACK, format_messages
+from world import compose
+from world.facts import WORLD_RELATIONS, relation
+from world.neighbours import negative_questions, parse
+from world.scoring import ABSTAIN_ANSWER
+from world.templates import HELDOUT
 
 GENERAL_CHARS = 60_000
 
@@ -45,7 +43,7 @@ def probe_asked(probe: Probe, memory: Memory | None = None, *, in_context: bool 
     (the ceiling)."""
     context: tuple[dict[str, str], ...] = ()
     if memory is not None and in_context:
-        context = ({"role": "user", "content": memory.text}, {"role": "assistant", "content": ACK})
+        context = ({"role": "user", "content": memory.text}, {"role": "assistant", "content": MEMORY_ACK})
     cycle = memory.created_cycle_id if memory is not None else None
     if probe.kind == "cloze":
         return Asked(format_messages(list(context)) + probe.prompt, probe.answer, raw=True, cycle_id=cycle)

@@ -129,3 +129,19 @@ def extract_reply(generated: str, stop_strings: Iterable[str] = STOP_STRINGS) ->
     if cut >= 0:
         generated = generated[:cut]
     return normalize_content(generated)
+
+
+# How a memory is put in a chat for the teacher, the ceilings and the baselines: the user says it, the
+# assistant acknowledges it, the way facts were stated in the default model's pretraining chats.
+MEMORY_ACK = "Got it."
+
+
+def memory_turns(texts: Iterable[str]) -> list[dict[str, str]]:
+    """Memory texts as the user's turns of a chat, each acknowledged."""
+    turns: list[dict[str, str]] = []
+    for text in texts:
+        turns += [
+            {"role": "user", "content": normalize_content(text)},
+            {"role": "assistant", "content": MEMORY_ACK},
+        ]
+    return turns

@@ -1,4 +1,4 @@
-"""The embedded default model: a small RWKV-7 trained by `python -m tuner.pretrain` and shipped in
+"""The embedded default model: a small RWKV-7 trained by `python -m pretrain` and shipped in
 model/default/ (model.safetensors, vocab.txt, MODEL_CARD.md, training.json)."""
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ config       ReflectionConfig (the [reflection] section of config.toml)
 pipeline     run_reflection, the training-set builder, forget and the rebuild flag
 
 The main names are importable from here; they load lazily so that `import reflection.budget` (used by
-eval/locomo.py) does not pull in the model and the database.
+reflection/locomo.py) does not pull in the model and the database.
 """
 
 from __future__ import annotations

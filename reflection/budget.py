@@ -7,8 +7,8 @@ still fits, otherwise skipped (a later, shorter one may still fit).
 Priority order, by `strategy`:
 - "density" (default): score per token first, the fractional-knapsack rule. With a score that reads as "how
   likely this is needed later" (salience.py's logistic value), it maximises the expected number of useful
-  segments in the budget. Measured on the LoCoMo evidence-recall harness (eval/locomo.py, 30% of tokens):
-  0.567 evidence recall against 0.485 for "score".
+  segments in the budget. Measured on the LoCoMo evidence-recall harness (reflection/locomo.py, 30% of
+  tokens): 0.567 evidence recall against 0.485 for "score".
 - "score": highest score first, whatever the length. Use it when scores are not per-segment probabilities,
   e.g. a judge that rates "importance" on a scale where long segments are not penalised for their cost.
 

@@ -18,9 +18,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from eval.world.scoring import is_abstention
 from reflection.salience import _SENT_SPLIT, _content_words, _names, is_small_talk
 from reflection.stated import StatedFact, stated_facts
+from world.scoring import is_abstention
 
 FACT, REQUEST, STOCK, QUESTION, OTHER = "fact", "request", "stock", "question", "other"
 PRIORITY = frozenset({FACT, REQUEST})

@@ -24,29 +24,21 @@ The dry-run JSON has exactly the documented keys. Redaction counts, scorer notes
 `as_report()`, which the CLI prints in its human-readable form (never secret values: everything there is
 redacted text or counts).
 
-Training inputs (for the tuner): `training_set(session, cycle_id)` returns tonight's items and a replay
-sample of earlier ones, with their probes. Only *active* items appear: superseded items are history and are
-never replayed as true; forgotten items and their probes never appear anywhere. `forget_memory` marks an
-item forgotten and thereby schedules a rebuild: `rebuild_pending(session)` stays true until a cycle with
-`rebuild=True` that started after the forget has been promoted, so the forgotten fact cannot survive in a
-warm-started state. The cycle reads it and tunes from the base state on the remaining bank.
+What the tuner then reads from the bank is memory/training.py; forgetting and rebuilds, memory/forget.py.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
-import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from memory import bank as membank
@@ -55,7 +47,7 @@ from memory.db import Database
 from memory.decisions import record_decision
 from memory.errors import Conflict
 from memory.events import record_event
-from memory.schema import Cycle, Event, Memory, Probe
+from memory.schema import Event
 from model.bundle import ModelBundle
 from model.state import State
 from reflection.config import ReflectionConfig
@@ -66,7 +58,6 @@ from reflection.redact import redact
 from reflection.salience import Context, contexts_for
 from reflection.scorers import ModelScores, ScoreInput, model_scores, remote_judge
 from reflection.segments import Segment, build_segments, whitespace_tokens
-from reflection.slots import WORLD_RELATIONS
 from reflection.stated import stated_facts
 
 log = logging.getLogger(__name__)
@@ -563,199 +554,3 @@ def reflection_done(session: Session, cycle_id: int) -> bool:
     """Whether the cycle's reflection has been stored (its `reflection.run` event exists)."""
     q = select(Event.id).where(Event.action == "reflection.run", Event.cycle_id == cycle_id).limit(1)
     return session.scalar(q) is not None
-
-
-# --------------------------------------------------------------------------------------------- training
-
-
-@dataclass(frozen=True)
-class TrainingProbe:
-    probe_id: int
-    kind: str  # "cloze" | "qa"
-    prompt: str  # cloze: "User: ..." transcript prefix; qa: the user's question
-    answer: str  # the bare answer
-    split: str
-    target: str  # what the model should produce: " Lisbon" (cloze) or an assistant reply (qa)
-
-
-@dataclass(frozen=True)
-class TrainingItem:
-    memory_id: int
-    text: str
-    subject: str | None
-    relation: str | None
-    value: str | None
-    source_message_ids: tuple[str, ...]
-    cycle_id: int | None
-    probes: tuple[TrainingProbe, ...] = ()
-    facts: tuple[dict[str, Any], ...] = ()  # stated facts: relation, kind, noun, value (, learnable)
-
-
-@dataclass
-class TrainingInputs:
-    """What a cycle tunes on. With `rebuild`, `items` is the whole active bank and `replay` is empty.
-
-    `held` is every (relation, noun) the active bank states: negative questions never ask about those."""
-
-    items: list[TrainingItem]
-    replay: list[TrainingItem]
-    rebuild: bool
-    notes: list[str] = field(default_factory=list)
-    held: list[tuple[str, str]] = field(default_factory=list)
-
-    def all_texts(self) -> list[str]:
-        """Every string that can reach training (for audits such as the secrets check)."""
-        out: list[str] = []
-        for it in self.items + self.replay:
-            out.append(it.text)
-            for p in it.probes:
-                out += [p.prompt, p.answer, p.target]
-        return out
-
-
-def _reply(memory: Memory, probe: Probe) -> str:
-    """An assistant sentence stating the answer: the persona-world phrasing when the relation has one."""
-    key = WORLD_RELATIONS.get(memory.relation or "")
-    if probe.kind == "qa" and key and memory.value and probe.answer == memory.value:
-        from eval.world.facts import relation as world_relation
-        from eval.world.templates import render_answer
-
-        rng = random.Random(hashlib.sha256(f"reply|{probe.id}".encode()).hexdigest())
-        return render_answer(rng, world_relation(key), memory.value)
-    return probe.answer.rstrip(".") + "."
-
-
-def _target(memory: Memory, probe: Probe) -> str:
-    if probe.kind == "cloze":
-        return probe.answer if probe.prompt.endswith((" ", "\n")) else " " + probe.answer
-    return _reply(memory, probe)
-
-
-def training_items(
-    session: Session,
-    *,
-    cycle_id: int | None = None,
-    split: str | None = "train",
-    memory_ids: Sequence[int] | None = None,
-) -> list[TrainingItem]:
-    """Active items (never superseded, never forgotten) with their active probes of `split` (None: all).
-
-    `cycle_id` limits to the items that cycle created."""
-    q = select(Memory).where(Memory.status == "active")
-    if cycle_id is not None:
-        q = q.where(Memory.created_cycle_id == cycle_id)
-    if memory_ids is not None:
-        q = q.where(Memory.id.in_(list(memory_ids)))
-    mems = list(session.scalars(q.order_by(Memory.id)))
-    probes = membank.list_probes(session, memory_ids=[m.id for m in mems], status="active", split=split)
-    by_mem: dict[int, list[Probe]] = {}
-    for p in probes:
-        by_mem.setdefault(p.memory_id, []).append(p)
-    out = []
-    for m in mems:
-        tps = tuple(
-            TrainingProbe(p.id, p.kind, p.prompt, p.answer, p.split, _target(m, p))
-            for p in by_mem.get(m.id, [])
-        )
-        out.append(
-            TrainingItem(
-                m.id,
-                m.text,
-                m.subject,
-                m.relation,
-                m.value,
-                tuple(m.source_message_ids or ()),
-                m.created_cycle_id,
-                tps,
-                tuple(m.facts or ()),
-            )
-        )
-    return out
-
-
-def replay_sample(
-    items: Sequence[TrainingItem], k: int, *, seed: int = 0, exclude_cycle_id: int | None = None
-) -> list[TrainingItem]:
-    """Up to `k` items for replay, excluding tonight's; deterministic for a seed, in memory-id order."""
-    pool = [it for it in items if exclude_cycle_id is None or it.cycle_id != exclude_cycle_id]
-    if k >= len(pool):
-        return list(pool)
-    chosen = random.Random(seed).sample(pool, k)
-    return sorted(chosen, key=lambda it: it.memory_id)
-
-
-def training_set(
-    session: Session,
-    cycle_id: int,
-    *,
-    replay_k: int = 64,
-    seed: int = 0,
-    rebuild: bool | None = None,
-    split: str | None = "train",
-) -> TrainingInputs:
-    """The tuner's inputs for a cycle. `rebuild` None: whatever `rebuild_pending` says.
-
-    Warm (no rebuild): tonight's items plus a replay sample of earlier active items.
-    Rebuild: every active item, to be tuned from the base state (nothing forgotten can come back)."""
-    if rebuild is None:
-        rebuild = rebuild_pending(session)
-    everything = training_items(session, split=split)
-    held = list(dict.fromkeys((f["relation"], f["noun"]) for it in everything for f in it.facts))
-    if rebuild:
-        note = ["rebuild: every active memory, from the base state"]
-        return TrainingInputs(everything, [], True, note, held)
-    tonight = [it for it in everything if it.cycle_id == cycle_id]
-    earlier = [it for it in everything if it.cycle_id != cycle_id]
-    replay = replay_sample(earlier, replay_k, seed=seed)
-    return TrainingInputs(tonight, replay, False, held=held)
-
-
-def eval_probes(session: Session, *, split: str | None = "eval") -> list[tuple[Probe, Memory]]:
-    """Active probes of active items (superseded items' probes ask for an old value: never scored)."""
-    q = (
-        select(Probe, Memory)
-        .join(Memory, Memory.id == Probe.memory_id)
-        .where(Probe.status == "active", Memory.status == "active")
-    )
-    if split is not None:
-        q = q.where(Probe.split == split)
-    return [(row[0], row[1]) for row in session.execute(q.order_by(Probe.id)).all()]
-
-
-# --------------------------------------------------------------------------------------------- forget
-
-
-def _as_time(value: Any) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(str(value))
-
-
-def forget_memory(session: Session, memory_id: int, *, actor: str, reason: str | None = None) -> Memory:
-    """Mark an item and its probes forgotten and schedule a rebuild (see `rebuild_pending`)."""
-    mem = membank.forget(session, memory_id, actor=actor, reason=reason)
-    record_event(
-        session,
-        "memory.rebuild_scheduled",
-        actor=actor,
-        reason=f"memory {memory_id} forgotten",
-        details={"memory_id": memory_id},
-    )
-    return mem
-
-
-def rebuild_pending(session: Session) -> bool:
-    """True while a forget is newer than the start of the last promoted rebuild cycle.
-
-    A rebuild that started before the forget, or that was rejected or failed, does not count: the forgotten
-    item may be in its state (or in the still-current warm state)."""
-    last_forget = _as_time(session.scalar(select(func.max(Memory.forgotten_at))))
-    if last_forget is None:
-        return False
-    started = session.scalar(
-        select(func.max(func.coalesce(Cycle.started_at, Cycle.created_at))).where(
-            Cycle.rebuild.is_(True), Cycle.status == "promoted"
-        )
-    )
-    last_rebuild = _as_time(started)
-    return last_rebuild is None or last_forget >= last_rebuild

@@ -11,7 +11,7 @@ Two kinds (ARCHITECTURE.md, "Probes"):
     `qa_model_give_up_after` rejections in a row it is not asked again that night, and a model that failed
     the judge's self-check (scorers.py) is not asked at all.
   - And, for every fact the user states (stated.py: persona relations and everyday facts), question
-    templates of the fact's kind (eval/world/templates.py): `qa_train_per_fact` "train"-split phrasings for
+    templates of the fact's kind (world/templates.py): `qa_train_per_fact` "train"-split phrasings for
     self-study and one "heldout"-split phrasing for scoring, so acquisition is scored on a phrasing never
     trained on. Templates speak in the first person, so they are used only when the subject is the user
     ("Where do I live?"), not a named third party.
@@ -27,7 +27,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from eval.world.templates import HELDOUT, TRAIN
 from model.bundle import ModelBundle
 from model.chat_format import ROLE_PREFIXES, STOP_STRINGS, format_messages
 from model.generate import SamplingConfig, generate
@@ -36,6 +35,7 @@ from reflection.config import ReflectionConfig
 from reflection.redact import MASK_PREFIX
 from reflection.slots import Slot
 from reflection.stated import StatedFact, fact_questions
+from world.templates import HELDOUT, TRAIN
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ Features:
 - small talk, bare questions and assistant boilerplate ("As an AI ...") push the score down.
 
 The weights of the measurable features were fitted once with a logistic regression on the LoCoMo evidence
-labels (4 conversations) and rounded; eval/locomo.py reports recall with them and with leave-one-
+labels (4 conversations) and rounded; reflection/locomo.py reports recall with them and with leave-one-
 conversation-out fits. Selection itself never sees any QA. The lead's model-based scorers (surprise, judge)
 and embedding novelty combine with the `components` dict.
 """

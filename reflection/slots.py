@@ -32,30 +32,6 @@ class Slot:
     functional: bool = True  # one value at a time: a new value supersedes the old one
 
 
-# slots.py relation -> persona-world relation key (their questions come from the world's templates).
-WORLD_RELATIONS = {
-    "city": "city",
-    "hometown": "hometown",
-    "employer": "employer",
-    "job_title": "job_title",
-    "sister": "sister",
-    "brother": "brother",
-    "mother": "mother",
-    "father": "father",
-    "partner": "partner",
-    "best_friend": "best_friend",
-    "boss": "boss",
-    "cousin": "cousin",
-    "grandmother": "grandmother",
-    "dog": "dog",
-    "cat": "cat",
-    "favourite_food": "favourite_food",
-    "favourite_drink": "favourite_drink",
-    "favourite_colour": "favourite_colour",
-    "favourite_sport": "favourite_sport",
-    "name": "user_name",
-}
-
 # Relations that can legitimately hold several values at once.
 MULTI_VALUED = frozenset(
     {"friend", "sister", "brother", "son", "daughter", "child", "cousin", "aunt", "uncle", "colleague"}

@@ -24,10 +24,11 @@ import random
 import re
 from dataclasses import dataclass
 
-from eval.world import everyday
-from eval.world.facts import relation as world_relation
-from eval.world.templates import HELDOUT, TRAIN, question_templates, render, templates
-from reflection.slots import _JOBS, _VETO, WORLD_RELATIONS, _clauses, extract_slots
+from reflection.slots import _JOBS, _VETO, _clauses, extract_slots
+from world import everyday
+from world.facts import WORLD_RELATIONS
+from world.facts import relation as world_relation
+from world.templates import HELDOUT, TRAIN, question_templates, render, templates
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from model.chat_format import format_messages, normalize_content
-
-ACK = "Got it."
+from model.chat_format import format_messages, memory_turns, normalize_content
 
 
 @dataclass(frozen=True)
@@ -63,17 +61,6 @@ class TrainingSet:
         return out + list(self.general_texts)
 
 
-def memory_turns(items: Sequence[MemoryText]) -> list[dict[str, str]]:
-    """Items as the user's turns in a chat, each acknowledged, the way the model saw facts in training."""
-    turns: list[dict[str, str]] = []
-    for m in items:
-        turns += [
-            {"role": "user", "content": normalize_content(m.text)},
-            {"role": "assistant", "content": ACK},
-        ]
-    return turns
-
-
 def teacher_contexts(
     query: Query, items: Sequence[MemoryText], n_variants: int, max_items: int, rng: random.Random
 ) -> list[str]:
@@ -84,7 +71,7 @@ def teacher_contexts(
     for _ in range(n_variants):
         chosen = own + rng.sample(others, min(len(others), max_items - len(own)))
         rng.shuffle(chosen)
-        out.append(format_messages(memory_turns(chosen)))
+        out.append(format_messages(memory_turns([m.text for m in chosen])))
     return out
 
 

@@ -9,7 +9,7 @@ Override chats: the user states another value in the chat and asks; the right an
 (the memory is a default, and the conversation wins).
 
 Negative questions (the right answer is "I don't know."): near neighbours of tonight's facts and questions
-about relations the bank holds nothing for (eval/world/neighbours.py, "train" phrasings), each tied to the
+about relations the bank holds nothing for (world/neighbours.py, "train" phrasings), each tied to the
 item whose context tempts the teacher most (the sister's item for "What's my brother's name?").
 
 General text for the anchor term comes from the training corpus, never from the gate's held-out suite.
@@ -21,16 +21,16 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from eval.world.compose import override_chat
-from eval.world.facts import relation
-from eval.world.neighbours import Address, negative_questions, parse
-from eval.world.scoring import ABSTAIN_ANSWER
-from eval.world.templates import TRAIN
+from corpus import general_documents
+from memory.training import TrainingInputs, TrainingItem
 from model.chat_format import format_messages
-from reflection.pipeline import TrainingInputs, TrainingItem
 from tuner.config import TunerConfig
-from tuner.corpus import general_documents
 from tuner.data import MemoryText, Query, TrainingSet, cloze_query, qa_query
+from world.compose import override_chat
+from world.facts import relation
+from world.neighbours import Address, negative_questions, parse
+from world.scoring import ABSTAIN_ANSWER
+from world.templates import TRAIN
 
 ANCHOR_DOCUMENTS = 24  # general-text documents sampled for the anchor's windows
 

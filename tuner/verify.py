@@ -18,14 +18,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from eval.world.facts import find_span, mentions
-from eval.world.scoring import ABSTAIN_ANSWER, is_abstention, score_answer
-from model.chat_format import STOP_STRINGS, format_messages
+from model.chat_format import STOP_STRINGS, format_messages, memory_turns
 from model.generate import SamplingConfig, generate
 from model.rwkv7 import RWKV7
 from model.state import State
 from model.tokenizer import TrieTokenizer
-from tuner.data import MemoryText, Query, memory_turns
+from tuner.data import MemoryText, Query
+from world.facts import find_span, mentions
+from world.scoring import ABSTAIN_ANSWER, is_abstention, score_answer
 
 TEACHER_TOKENS = 32
 _QA = SamplingConfig(max_tokens=TEACHER_TOKENS, temperature=0.0, stop=(*STOP_STRINGS, "\n"))
@@ -105,7 +105,7 @@ def question_of(query: Query) -> str:
 
 def teacher_context(item: MemoryText) -> str:
     """The asked item alone, as the user's turn of a chat (acknowledged), the way facts were pretrained."""
-    return format_messages(memory_turns([item]))
+    return format_messages(memory_turns([item.text]))
 
 
 def _say(model: RWKV7, tok: TrieTokenizer, text: str, state: State, cfg: SamplingConfig) -> str:

@@ -17,7 +17,8 @@ from daemon.cycle import PIPELINE_ENV, RESULT_KEYS, run_cycle
 from daemon.init import init_data_dir, open_data_dir
 from memory import log as memlog
 from memory.bank import list_memories
-from reflection.pipeline import forget_memory, training_set
+from memory.forget import forget_memory
+from memory.training import training_set
 from tuner.night import training_set_from
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "tiny-rwkv7" / "model.safetensors"

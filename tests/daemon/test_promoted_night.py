@@ -11,11 +11,11 @@ from daemon.config import load_config, write_config
 from daemon.cycle import PIPELINE_ENV, run_cycle
 from daemon.init import init_data_dir, open_data_dir
 from eval.metrics import Asked, answers
-from eval.world.facts import mentions
-from eval.world.scoring import is_abstention
 from memory import log as memlog
 from model.bundle import load_bundle
 from model.default_model import default_model_path
+from world.facts import mentions
+from world.scoring import is_abstention
 
 DAY = [
     [

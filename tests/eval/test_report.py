@@ -247,7 +247,7 @@ def test_history_matrix_and_forgetting_metrics_match_a_hand_computation(home):
     run = four_nights(home)
     c1, c2, c3, c4 = run["cycles"]
     g1, g2, g3, g4 = run["gens"]
-    data = history_data(home)
+    data = _history_data(home)
     assert json.loads(json.dumps(data)) == data  # what `sleepd eval report --all --json` prints
 
     mx = data["matrix"]
@@ -313,26 +313,26 @@ def test_a_rollback_moves_the_metrics_to_the_lineage_in_use(home):
 
 def test_history_page_is_self_contained_with_every_plot(home):
     four_nights(home)
-    path = write_history(home)
+    path = _write_history(home)
     assert path == home / "reports" / "history.html"
     page = path.read_text("utf-8")
     pngs = assert_self_contained(page)
     # heatmap, retention curves, bits/byte, abstention and leak, timeline
     assert len(pngs) == 5
     summary = element_text(page, "summary")
-    assert summary == history_data(home)["summary"]
+    assert summary == _history_data(home)["summary"]
     assert "ACC, BWT and forgetting" in page and "(1 of 4 generations)" in page
     assert "What is my grandmother called?" not in page  # questions live in the cycle reports, not here
     assert not list(path.parent.glob(".*tmp*"))  # atomic write leaves no temp file
 
 
 def test_only_generation_zero_gives_a_valid_page_that_says_nothing_yet(home):
-    data = history_data(home)
+    data = _history_data(home)
     assert data["matrix"] == {"generations": [], "status": [], "days": [], "R": [], "n": []}
     assert data["metrics"] == {"acc": None, "bwt": None, "forgetting": None}
     assert data["timeline"] == [] and data["current"] == 0
     assert data["summary"].startswith("Nothing yet")
-    page = write_history(home).read_text("utf-8")
+    page = _write_history(home).read_text("utf-8")
     assert assert_self_contained(page) == []
     assert element_text(page, "summary").startswith("Nothing yet")
 
@@ -340,9 +340,9 @@ def test_only_generation_zero_gives_a_valid_page_that_says_nothing_yet(home):
 def test_one_promoted_night_shows_acc_and_dashes_for_bwt_and_forgetting(home):
     with open_data_dir(home) as dd:
         night(dd, 0, lambda c: eval_result(rows(c, 3, 4), []), promote=True)
-    data = history_data(home)
+    data = _history_data(home)
     assert data["metrics"] == {"acc": pytest.approx(0.75), "bwt": None, "forgetting": None}
-    page = write_history(home).read_text("utf-8")
+    page = _write_history(home).read_text("utf-8")
     assert_self_contained(page)
     assert re.search(r"<td>BWT</td><td>—</td>", page) and re.search(r"<td>forgetting</td><td>—</td>", page)
 
@@ -513,3 +513,13 @@ def test_nothing_learnable_and_failed_cycles_read_plainly():
         "Failed: out of memory while tuning. Your memory is unchanged; tonight's messages are reflected on "
         "again by the next cycle."
     )
+
+
+def _history_data(home):
+    with open_data_dir(home) as dd:
+        return history_data(dd)
+
+
+def _write_history(home):
+    with open_data_dir(home) as dd:
+        return write_history(dd)

@@ -129,9 +129,8 @@ def test_cycle_report_renders_with_its_verdict(tmp_path):
 
 
 def test_history_report_renders_with_its_summary(tmp_path):
-    from eval.history import history_data, write_history
 
     home = helpers.make_home(tmp_path)
     helpers.four_nights(home)
-    page = write_history(home)
-    check_in_browser(page, tmp_path, "summary", history_data(home)["summary"], images=5)
+    page = helpers._write_history(home)
+    check_in_browser(page, tmp_path, "summary", helpers._history_data(home)["summary"], images=5)

@@ -13,8 +13,9 @@ from daemon import cli_memories, cli_reflect
 from daemon.clikit import Failure, UsageError
 from daemon.init import init_data_dir, open_data_dir
 from memory import log as memlog
+from memory.forget import rebuild_pending
 from reflection.config import ReflectionConfig
-from reflection.pipeline import rebuild_pending, run_reflection
+from reflection.pipeline import run_reflection
 
 DAY = {
     "conversation_id": "c1",

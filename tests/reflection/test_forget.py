@@ -8,16 +8,10 @@ from memory import bank as membank
 from memory.cycles import create_cycle, transition
 from memory.errors import InputError
 from memory.events import list_events
+from memory.forget import forget_memory, rebuild_pending
+from memory.training import eval_probes, replay_sample, training_items, training_set
 from reflection.config import ReflectionConfig
-from reflection.pipeline import (
-    eval_probes,
-    forget_memory,
-    rebuild_pending,
-    replay_sample,
-    run_reflection,
-    training_items,
-    training_set,
-)
+from reflection.pipeline import run_reflection
 
 CFG = ReflectionConfig(budget_fraction=1.0)
 

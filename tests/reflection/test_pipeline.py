@@ -16,8 +16,9 @@ from memory.decisions import list_decisions
 from memory.errors import Conflict
 from memory.events import list_events
 from memory.schema import Decision, Event, Memory, Probe
+from memory.training import training_set
 from reflection.config import ReflectionConfig
-from reflection.pipeline import reflection_done, run_reflection, training_set
+from reflection.pipeline import reflection_done, run_reflection
 
 DAY = [
     {"id": "m1", "role": "user", "content": "Hi there! I live in Oslo and my sister is called Ana."},

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 
-from eval.world.templates import question_templates
 from reflection.config import ReflectionConfig
 from reflection.probes import (
     ModelQA,
@@ -17,6 +16,7 @@ from reflection.probes import (
 )
 from reflection.slots import extract_slots
 from reflection.stated import stated_facts
+from world.templates import question_templates
 
 
 def _spans(text):

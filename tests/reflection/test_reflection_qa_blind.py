@@ -8,9 +8,9 @@ import random
 
 import pytest
 
-from eval import locomo
 from memory import log as memlog
 from memory.db import Database, migrate
+from reflection import locomo
 from reflection.pipeline import run_reflection
 
 SESSIONS = 2  # a slice of the conversation keeps the test fast

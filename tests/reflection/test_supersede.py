@@ -5,8 +5,9 @@ from __future__ import annotations
 from memory import bank as membank
 from memory.cycles import create_cycle, transition
 from memory.decisions import list_decisions
+from memory.training import eval_probes, training_set
 from reflection.config import ReflectionConfig
-from reflection.pipeline import eval_probes, run_reflection, training_set
+from reflection.pipeline import run_reflection
 
 CFG = ReflectionConfig(budget_fraction=1.0)
 

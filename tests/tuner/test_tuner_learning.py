@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from corpus import general_documents, heldout_general_text
 from eval.gates import GateConfig
-from eval.metrics import bits_per_byte
+from model.bpb import bits_per_byte
 from model.bundle import load_bundle
 from model.generate import SamplingConfig, generate
 from tuner.config import ObjectiveWeights, TunerConfig
-from tuner.corpus import general_documents, heldout_general_text
 from tuner.data import MemoryText, TrainingSet, cloze_query, qa_query
 from tuner.tune import tune
 
