@@ -131,7 +131,7 @@ def main() -> None:
         url, token = args.url.rstrip("/"), args.token
     else:
         from daemon.init import init_data_dir
-        from daemon.server import ServerProcess
+        from daemon.process import ServerProcess
         from model.bundle import write_tiny_checkpoint
 
         tmp = tempfile.TemporaryDirectory(prefix="sleepd-bench-api-")

@@ -27,7 +27,7 @@ and normalized the way it is stored, so the streamed text, the non-streamed text
 are the same string. `max_tokens` is capped at `[server] max_tokens`; `temperature`/`top_p` default to
 `[server] default_temperature`/`default_top_p`; `seed` makes sampling reproducible; `n` must be 1.
 Unknown OpenAI parameters are accepted and ignored. Inference is serialised through one worker (see
-daemon/serving.py); up to `[server] max_queued_requests` chats wait, more get 429.
+daemon/inference.py); up to `[server] max_queued_requests` chats wait, more get 429.
 
 Conversations: the `X-Sleepd-Conversation` header, else the `user` field, names the conversation. Without
 either, each request starts a new one. The id is returned in the `X-Sleepd-Conversation` response header
@@ -62,7 +62,7 @@ from starlette.types import Message as AsgiMessage
 from daemon import chatlog
 from daemon.config import ServerConfig
 from daemon.cycle import CycleBusy, CycleRunner
-from daemon.serving import (
+from daemon.inference import (
     SERVED_MODEL_ID,
     InferenceRun,
     InferenceWorker,
@@ -93,7 +93,7 @@ MAX_ID_LENGTH = memlog.MAX_ID_LENGTH
 
 @dataclass
 class ApiContext:
-    """Everything the routes use; built by daemon.server (or a test)."""
+    """Everything the routes use; built by daemon.process (or a test)."""
 
     token: str
     config: ServerConfig

@@ -60,7 +60,7 @@ class LocalBackend:
     """The model in this process; writes go straight to the database (no daemon holds it)."""
 
     def __init__(self, dd: DataDir, sampling: Sampling) -> None:
-        from daemon.serving import ModelServer
+        from daemon.inference import ModelServer
 
         self.dd = dd
         self.sampling = sampling
@@ -69,7 +69,7 @@ class LocalBackend:
     def reply(
         self, messages: list[dict[str, str]], conversation_id: str, on_delta: Callable[[str], None]
     ) -> Turn:
-        from daemon.serving import ReplyStreamer, sampling_config
+        from daemon.inference import ReplyStreamer, sampling_config
 
         with self.dd.db.read() as s:
             if current_generation_id(s) != self.model.served.current_id:

@@ -31,22 +31,11 @@ def register(app: typer.Typer) -> None:
 
 
 def load_model_and_state(dd: DataDir):
-    """(bundle, state) for reflection: the configured base model and the current generation's state."""
-    from model.bundle import load_bundle
-    from model.checkpoint import CheckpointError
+    """(bundle, state) for reflection: the configured base model (sha256 checked) and the current
+    generation's state."""
+    from daemon.model_path import load_base_model
 
-    path = dd.config.model.path
-    if not path:
-        try:
-            from model.default_model import default_model_path
-
-            path = str(default_model_path())
-        except (ImportError, FileNotFoundError) as e:
-            raise InputError(f"no model configured and no embedded default model ({e})") from None
-    try:
-        bundle = load_bundle(path)
-    except (CheckpointError, FileNotFoundError, OSError) as e:
-        raise InputError(f"cannot load the model {path}: {e}") from None
+    bundle = load_base_model(dd.config.model)
     loaded = dd.generations.load_current_state(actor="cli:reflect")
     if loaded.is_fallback:
         sys.stderr.write(

@@ -32,7 +32,7 @@ def serve_cmd(
 
     Stops cleanly on SIGTERM, SIGINT or SIGHUP. Under systemd (Type=notify) it reports READY, WATCHDOG and
     STOPPING. Logs go to stderr."""
-    from daemon.server import ServeFailure, serve, setup_logging
+    from daemon.process import ServeFailure, serve, setup_logging
 
     opts = resolve(ctx, data_dir, as_json)
     setup_logging()

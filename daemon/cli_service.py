@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from daemon import service
+from daemon import systemd_unit
 from daemon.cli_shared import cli_errors
 from daemon.clikit import DataDirOpt, JsonOpt, emit_json, resolve
 from daemon.paths import DataPaths, resolve_data_dir
@@ -45,7 +45,7 @@ def install_cmd(
     with cli_errors():
         if not paths.is_initialised():
             raise InputError(f"{paths.root}: not a sleepd data directory (run `sleepd init` first)")
-        res = service.install(paths.root, unit_dir=unit_dir, enable=enable)
+        res = systemd_unit.install(paths.root, unit_dir=unit_dir, enable=enable)
     if opts.json:
         emit_json(res)
         return
@@ -71,7 +71,7 @@ def uninstall_cmd(
     """Remove the unit file written by `install` (stop it first, or pass --disable)."""
     opts = resolve(ctx, data_dir, as_json)
     with cli_errors():
-        res = service.uninstall(unit_dir=unit_dir, disable=disable)
+        res = systemd_unit.uninstall(unit_dir=unit_dir, disable=disable)
     if opts.json:
         emit_json(res)
         return
@@ -87,7 +87,7 @@ def status_cmd(
 ) -> None:
     """Whether the unit is installed, and what systemd says about it (when systemd can be asked)."""
     opts = resolve(ctx, data_dir, as_json)
-    res = service.status(unit_dir=unit_dir)
+    res = systemd_unit.status(unit_dir=unit_dir)
     if opts.json:
         emit_json(res)
         return

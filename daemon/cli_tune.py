@@ -16,8 +16,8 @@ from daemon.cli_shared import cli_errors
 from daemon.clikit import DataDirOpt, Failure, JsonOpt, UsageError, emit_json, resolve
 from daemon.init import open_data_dir
 from daemon.locks import FileLock, LockBusy, cycle_lock_path
+from daemon.model_path import load_base_model
 from daemon.night import CANDIDATE_STATE, tune_for_cycle
-from daemon.serving import load_base_model
 from memory import cycles
 from memory.forget import rebuild_pending
 

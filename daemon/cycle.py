@@ -16,10 +16,10 @@ state machine (memory.cycles): it must leave the cycle in a terminal state, with
 checkpoints. SIGTERM also raises `CycleInterrupted` (a BaseException, so `except Exception` does not swallow
 it) at the next Python instruction.
 
-`DEFAULT_PIPELINE` is the reflect → tune → gate → promote pipeline in daemon.night. `skip_pipeline` records
-a `skipped` cycle without a watermark (its messages stay unconsumed); tests that exercise only the
-machinery use it. `SLEEPD_CYCLE_PIPELINE=module:function` (or `file.py:function`) overrides the default
-for experiments and tests.
+`DEFAULT_PIPELINE` is the reflect → tune → gate → promote pipeline in daemon.night (which knows the
+cycle only through daemon/cycle_context.py, so the two modules do not import each other).
+`SLEEPD_CYCLE_PIPELINE=module:function` (or `file.py:function`) overrides the default for experiments and
+tests.
 
 Result fields: `generation_id` is the candidate the cycle produced (promoted or rejected), None when it
 made none; `parent_generation_id` the generation it started from; `report` the report's path.
@@ -42,67 +42,24 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
+from daemon.cycle_context import CycleContext, CycleInterrupted, Pipeline
 from daemon.init import DataDir, open_data_dir
 from daemon.locks import FileLock, LockBusy, cycle_lock_path
 from daemon.paths import DataPaths
 from memory import cycles
 from memory.generations import current_generation_id
-from model.fileio import atomic_write_text
 
 log = logging.getLogger(__name__)
 
 RESULT_KEYS = ("cycle_id", "status", "generation_id", "parent_generation_id", "kept", "gates", "report")
-SKIP_REASON = "no cycle pipeline yet"
-
-
-class CycleInterrupted(BaseException):
-    """The cycle was asked to stop (SIGTERM): the daemon is shutting down."""
-
-
-@dataclass
-class CycleContext:
-    """What a pipeline gets."""
-
-    data: DataDir
-    cycle_id: int
-    trigger: str
-    resumed: bool  # an unfinished cycle from a crash is being resumed
-    should_stop: Callable[[], bool] = lambda: False
-    actor: str = ""
-
-    @property
-    def cycle_dir(self) -> Path:
-        return self.data.paths.cycle_dir(self.cycle_id)
-
-
-Pipeline = Callable[[CycleContext], None]
-
-
-def skip_pipeline(ctx: CycleContext) -> None:
-    """The placeholder pipeline: records the cycle as skipped, with a one-line report."""
-    report = ctx.cycle_dir / "report.md"
-    report.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    atomic_write_text(
-        report,
-        f"# Sleep cycle {ctx.cycle_id}\n\n- status: skipped\n- trigger: {ctx.trigger}\n"
-        f"- reason: {SKIP_REASON} (reflect, tune, gate and promote are not implemented)\n",
-    )
-    with ctx.data.db.write() as s:
-        cycles.transition(
-            s,
-            ctx.cycle_id,
-            "skipped",
-            result={"kept": 0, "gates": {}, "reason": SKIP_REASON},
-            report_path=str(report),
-        )
 
 
 def night(ctx: CycleContext) -> None:
-    """The real pipeline (daemon.night): reflect, tune, gate, promote or reject."""
-    from daemon.night import night_pipeline  # imported late: daemon.night imports this module
+    """The real pipeline (daemon.night): reflect, tune, gate, promote or reject. Imported when a cycle runs:
+    it brings the model and the tuner, which processes that only start cycles never need."""
+    from daemon.night import night_pipeline
 
     night_pipeline(ctx)
 

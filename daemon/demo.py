@@ -30,7 +30,7 @@ import httpx
 
 from daemon.config import load_config, write_config
 from daemon.init import init_data_dir, open_data_dir
-from daemon.server import ServerProcess
+from daemon.process import ServerProcess
 from eval.history import write_history
 from memory import cycles
 from world import WorldConfig, simulate_world

@@ -51,15 +51,15 @@ class BaseModel:
 
 def inspect_base_model(path: str | os.PathLike | None) -> BaseModel | None:
     """Describe the checkpoint at `path` (or the embedded default model); None if there is none yet."""
-    if path is None:
-        try:
-            from model.default_model import default_model_path  # type: ignore[import-not-found]
-        except ImportError:
-            return None
-        path = default_model_path()
+    from daemon.model_path import model_path
     from model.checkpoint import CheckpointError, inspect_checkpoint
 
-    p = Path(path).expanduser()
+    try:
+        p = model_path(str(path) if path is not None else None)
+    except InputError:
+        if path is None:
+            return None  # no embedded default model in this build
+        raise
     if not p.is_file():
         raise InputError(f"{p}: no such model file")
     try:

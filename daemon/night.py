@@ -20,9 +20,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from daemon.cycle import CycleContext, CycleInterrupted
+from daemon.cycle_context import CycleContext, CycleInterrupted
 from daemon.init import DataDir
-from daemon.serving import load_base_model
+from daemon.model_path import load_base_model
 from eval.gates import GateReport, evaluate_gates
 from eval.history import write_history
 from eval.report import CycleReport, decision_summary, read_curves, verdict, write_report

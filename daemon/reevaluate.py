@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from daemon.init import DataDir
-from daemon.serving import load_base_model
+from daemon.model_path import load_base_model
 from eval.gates import evaluate_gates
 from eval.suites import gate_suites
 from memory.errors import InputError

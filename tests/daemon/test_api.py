@@ -17,7 +17,7 @@ from daemon.cycle import cycle_result
 from daemon.init import init_data_dir, open_data_dir
 from daemon.locks import FileLock, cycle_lock_path
 from daemon.paths import DataPaths
-from daemon.server import ServerProcess
+from daemon.process import ServerProcess
 from memory import log as memlog
 from memory.schema import Feedback
 

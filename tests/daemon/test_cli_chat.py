@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from daemon.init import init_data_dir, open_data_dir
-from daemon.server import ServerProcess
+from daemon.process import ServerProcess
 from memory import log as memlog
 
 

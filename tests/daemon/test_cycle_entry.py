@@ -3,6 +3,7 @@ at a time under the lock, the niced child process, and a clean stop (also when t
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -18,11 +19,9 @@ import pytest
 from daemon.cycle import (
     PIPELINE_ENV,
     RESULT_KEYS,
-    SKIP_REASON,
     CycleBusy,
     CycleRunner,
     run_cycle,
-    skip_pipeline,
     wait_for_lock_free,
 )
 from daemon.init import BaseModel, init_data_dir, open_data_dir
@@ -34,6 +33,20 @@ from model.config import RWKV7Config
 
 TINY = RWKV7Config(vocab_size=64, n_embd=32, n_layer=2, head_size=16, d_decay=4, d_aaa=4, d_mv=4, d_gate=4)
 THIS_FILE = Path(__file__).resolve()
+
+
+def _pipelines():
+    """tests/daemon/pipelines.py (tests run with --import-mode=importlib: siblings load by path)."""
+    spec = importlib.util.spec_from_file_location(
+        "daemon_test_pipelines", THIS_FILE.with_name("pipelines.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_P = _pipelines()
+skip_pipeline, SKIP_REASON, SKIP_SPEC = _P.skip_pipeline, _P.SKIP_REASON, _P.SKIP_SPEC
 
 
 def slow_pipeline(ctx):
@@ -73,7 +86,7 @@ def sleepd(*args, env=None):
     )
 
 
-SKIP = {PIPELINE_ENV: "daemon.cycle:skip_pipeline"}  # these tests exercise the machinery, not the night
+SKIP = {PIPELINE_ENV: SKIP_SPEC}  # these tests exercise the machinery, not the night
 
 
 def test_run_cycle_returns_the_contract_and_records_a_skip(home):
@@ -204,7 +217,7 @@ def test_stop_interrupts_the_child_cleanly(home, monkeypatch):
 
 
 def test_the_daemon_keeps_answering_during_a_cycle_and_stops_it_on_sigterm(tiny_ckpt, tmp_path):
-    from daemon.server import ServerProcess
+    from daemon.process import ServerProcess
 
     home = tmp_path / "served"
     init_data_dir(home, model_path=tiny_ckpt)

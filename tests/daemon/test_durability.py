@@ -17,7 +17,7 @@ import httpx
 from daemon.config import load_config, write_config
 from daemon.init import init_data_dir, open_data_dir, read_token
 from daemon.paths import DataPaths
-from daemon.server import ServerProcess
+from daemon.process import ServerProcess
 from memory.schema import Message
 
 TARGET = 1000

@@ -21,9 +21,9 @@ import httpx
 import torch
 
 from daemon.config import load_config, write_config
+from daemon.inference import sampling_config
 from daemon.init import init_data_dir, open_data_dir
-from daemon.server import ServerProcess
-from daemon.serving import sampling_config
+from daemon.process import ServerProcess
 from memory.events import list_events
 from model.bundle import BYTE_TOKENS, TINY_CONFIG, load_bundle
 from model.chat_format import format_messages, normalize_content

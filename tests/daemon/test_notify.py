@@ -14,7 +14,7 @@ import pytest
 
 from daemon.init import init_data_dir
 from daemon.notify import Notifier
-from daemon.server import ServerProcess
+from daemon.process import ServerProcess
 
 
 def listener(address):

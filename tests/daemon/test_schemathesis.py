@@ -12,7 +12,7 @@ from schemathesis import GenerationMode
 
 from daemon.config import load_config, write_config
 from daemon.init import init_data_dir
-from daemon.server import ServerProcess
+from daemon.process import ServerProcess
 
 EXAMPLES = 120
 FEW = {"POST /v1/sleep": 6}  # each accepted cycle start spawns a child process

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon import service
+from daemon import systemd_unit
 from daemon.init import BaseModel, init_data_dir
 from memory.errors import InputError
 from model.config import RWKV7Config
@@ -35,8 +35,8 @@ def unit_lines(text):
 
 
 def test_the_unit_is_a_notify_service_with_watchdog_and_restart(tmp_path):
-    spec = service.UnitSpec(executable=Path("/opt/sleepd/bin/sleepd"), data_dir=tmp_path / "data")
-    lines = unit_lines(service.render_unit(spec))
+    spec = systemd_unit.UnitSpec(executable=Path("/opt/sleepd/bin/sleepd"), data_dir=tmp_path / "data")
+    lines = unit_lines(systemd_unit.render_unit(spec))
     for want in (
         "Type=notify",
         "NotifyAccess=main",
@@ -51,48 +51,49 @@ def test_the_unit_is_a_notify_service_with_watchdog_and_restart(tmp_path):
 
 
 def test_exec_start_quotes_odd_paths():
-    spec = service.UnitSpec(executable=Path("/opt/my apps/sleepd"), data_dir=Path('/home/a "b"/100%/$x'))
-    exec_start = next(x for x in service.render_unit(spec).splitlines() if x.startswith("ExecStart="))
+    spec = systemd_unit.UnitSpec(executable=Path("/opt/my apps/sleepd"), data_dir=Path('/home/a "b"/100%/$x'))
+    exec_start = next(x for x in systemd_unit.render_unit(spec).splitlines() if x.startswith("ExecStart="))
     assert exec_start == 'ExecStart="/opt/my apps/sleepd" --data-dir "/home/a \\"b\\"/100%%/$$x" serve'
 
 
 def test_install_reinstall_uninstall(tmp_path):
     units = tmp_path / "units"
-    res = service.install(tmp_path / "data", unit_dir=units, executable="/usr/bin/sleepd")
-    path = units / service.UNIT_NAME
+    res = systemd_unit.install(tmp_path / "data", unit_dir=units, executable="/usr/bin/sleepd")
+    path = units / systemd_unit.UNIT_NAME
     assert res == {"path": str(path), "changed": True, "enabled": False, "messages": []}
     assert "Type=notify" in path.read_text()
     assert (
-        service.install(tmp_path / "data", unit_dir=units, executable="/usr/bin/sleepd")["changed"] is False
+        systemd_unit.install(tmp_path / "data", unit_dir=units, executable="/usr/bin/sleepd")["changed"]
+        is False
     )
-    st = service.status(unit_dir=units, booted=lambda: False)
+    st = systemd_unit.status(unit_dir=units, booted=lambda: False)
     assert st["installed"] and st["exec_start"].startswith("/usr/bin/sleepd --data-dir")
     assert st["systemd"]["available"] is False and "not running here" in st["systemd"]["error"]
-    assert service.uninstall(unit_dir=units)["removed"] is True
+    assert systemd_unit.uninstall(unit_dir=units)["removed"] is True
     assert not path.exists()
-    assert service.uninstall(unit_dir=units)["removed"] is False
+    assert systemd_unit.uninstall(unit_dir=units)["removed"] is False
 
 
 def test_a_unit_sleepd_did_not_write_is_left_alone(tmp_path):
     units = tmp_path / "units"
     units.mkdir()
-    (units / service.UNIT_NAME).write_text("[Service]\nExecStart=/bin/true\n")
+    (units / systemd_unit.UNIT_NAME).write_text("[Service]\nExecStart=/bin/true\n")
     with pytest.raises(InputError, match="not written by sleepd"):
-        service.install(tmp_path / "data", unit_dir=units, executable="/usr/bin/sleepd")
+        systemd_unit.install(tmp_path / "data", unit_dir=units, executable="/usr/bin/sleepd")
     with pytest.raises(InputError, match="not written by sleepd"):
-        service.uninstall(unit_dir=units)
-    assert (units / service.UNIT_NAME).read_text() == "[Service]\nExecStart=/bin/true\n"
+        systemd_unit.uninstall(unit_dir=units)
+    assert (units / systemd_unit.UNIT_NAME).read_text() == "[Service]\nExecStart=/bin/true\n"
 
 
 def test_enable_runs_systemctl_and_reports_failures(tmp_path):
     ok = Recorder()
-    res = service.install(
+    res = systemd_unit.install(
         tmp_path / "d", unit_dir=tmp_path / "u", executable="/x/sleepd", enable=True, run=ok
     )
     assert res["enabled"] is True
     assert ok.calls == [["daemon-reload"], ["enable", "--now", "sleepd.service"]]
     bad = Recorder(1, stderr="Failed to connect to bus: No medium found")
-    res = service.install(
+    res = systemd_unit.install(
         tmp_path / "d", unit_dir=tmp_path / "u", executable="/x/sleepd", enable=True, run=bad
     )
     assert res["enabled"] is False and "Failed to connect to bus" in res["messages"][0]
@@ -100,10 +101,10 @@ def test_enable_runs_systemctl_and_reports_failures(tmp_path):
 
 def test_status_asks_systemd_when_it_runs(tmp_path):
     active = Recorder(0, stdout="active\n")
-    st = service.status(unit_dir=tmp_path, run=active, booted=lambda: True)
+    st = systemd_unit.status(unit_dir=tmp_path, run=active, booted=lambda: True)
     assert st["systemd"]["available"] and st["systemd"]["active"] == "active"
     no_bus = Recorder(1, stderr="Failed to connect to bus: $DBUS_SESSION_BUS_ADDRESS not set")
-    st = service.status(unit_dir=tmp_path, run=no_bus, booted=lambda: True)
+    st = systemd_unit.status(unit_dir=tmp_path, run=no_bus, booted=lambda: True)
     assert not st["systemd"]["available"] and "Failed to connect to bus" in st["systemd"]["error"]
 
 
@@ -119,9 +120,9 @@ def test_cli_install_status_uninstall(tmp_path):
 
     res = sleepd("service", "install", "--unit-dir", str(units), "--data-dir", str(home), "--json")
     assert res.returncode == 0, res.stderr
-    text = (units / service.UNIT_NAME).read_text()
+    text = (units / systemd_unit.UNIT_NAME).read_text()
     assert f"--data-dir {home} serve" in text and Path(text.split("ExecStart=")[1].split()[0]).is_absolute()
-    if not service.systemd_booted():  # never ask a real systemd from a test
+    if not systemd_unit.systemd_booted():  # never ask a real systemd from a test
         st = json.loads(sleepd("service", "status", "--unit-dir", str(units), "--json").stdout)
         assert st["installed"] and st["systemd"]["available"] is False
     res = sleepd("service", "uninstall", "--unit-dir", str(units))

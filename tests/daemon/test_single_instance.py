@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 from daemon.init import init_data_dir
-from daemon.server import ServerProcess
+from daemon.process import ServerProcess
 
 
 def sleepd(*args):

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import torch
 
+from daemon.inference import ModelServer
 from daemon.init import init_data_dir, open_data_dir
-from daemon.serving import ModelServer
 from model.bundle import load_bundle, write_tiny_checkpoint
 from tuner.config import ObjectiveWeights, TunerConfig
 from tuner.lora import apply_adapter, save_adapter

@@ -33,15 +33,15 @@ import threading
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from daemon.config import ModelConfig
+from daemon.model_path import load_base_model
 from memory.errors import InputError, IntegrityFailure
 from memory.generations import GenerationStore
-from model.bundle import ModelBundle, load_bundle
+from model.bundle import ModelBundle
 from model.chat_format import STOP_STRINGS, format_messages, normalize_content
 from model.generate import Generation, GenerationResult, SamplingConfig
 from model.rwkv7 import RWKV7
@@ -52,37 +52,6 @@ log = logging.getLogger(__name__)
 
 SERVED_MODEL_ID = "sleepd"  # the model name clients use; the base checkpoint is reported next to it
 MIN_TEMPERATURE = 1e-4
-
-
-def resolve_model_path(cfg: ModelConfig) -> Path:
-    """The configured checkpoint, or the embedded default model when `[model] path` is empty."""
-    if cfg.path:
-        return Path(cfg.path).expanduser()
-    try:
-        from model.default_model import default_model_path
-
-        return default_model_path()
-    except (ImportError, FileNotFoundError):
-        raise InputError("no model configured: run `sleepd init --model PATH`") from None
-
-
-def load_base_model(cfg: ModelConfig) -> ModelBundle:
-    """Load the base model; refuses a checkpoint whose sha256 differs from the one recorded at init."""
-    from model.checkpoint import CheckpointError
-
-    path = resolve_model_path(cfg)
-    if not path.is_file():
-        raise InputError(f"model file {path} is missing ([model] path in config.toml)")
-    try:
-        bundle = load_bundle(path)
-    except CheckpointError as e:
-        raise InputError(str(e)) from None
-    if cfg.sha256 and bundle.info.sha256 != cfg.sha256:
-        raise IntegrityFailure(
-            f"model {path} has sha256 {bundle.info.sha256[:12]}…, but config.toml expects "
-            f"{cfg.sha256[:12]}…; the file changed since `sleepd init`"
-        )
-    return bundle
 
 
 @dataclass(frozen=True)

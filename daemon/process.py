@@ -131,8 +131,8 @@ class Daemon:
 
         from daemon.api import ApiContext, create_app
         from daemon.cycle import CycleRunner
+        from daemon.inference import InferenceWorker, ModelServer
         from daemon.init import open_data_dir, read_token
-        from daemon.serving import InferenceWorker, ModelServer
         from memory.writer import Writer
 
         self._install_signal_handlers()
