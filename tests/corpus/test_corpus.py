@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+import corpus
 from corpus.sources.books import book_documents, cut_footer, gutenberg_documents, is_heading
 from corpus.sources.catalog import SOURCES, source_by_name
 from corpus.sources.deb import ArchiveError, deb_control_field, extract_deb, read_ar
@@ -30,7 +31,6 @@ from corpus.sources.rst_text import rst_paragraphs
 from corpus.sources.store import CorpusError, read_corpus, read_text_dir, write_corpus
 from corpus.sources.sword import web_documents
 from corpus.sources.textclean import paragraphs, split_large
-from tuner import corpus
 
 MB = 1 << 20
 

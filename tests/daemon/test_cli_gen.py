@@ -10,39 +10,21 @@ from pathlib import Path
 
 import pytest
 import torch
-import typer
+from support import TINY, cli_app, run_cli
 from typer.testing import CliRunner
 
-import daemon.cli as cli
-from daemon import cli_gen
-from daemon.clikit import Failure, UsageError
+from daemon.cli import gen as cli_gen
 from daemon.init import BaseModel, init_data_dir, open_data_dir
 from memory import bank, cycles
-from model.config import RWKV7Config
 from model.state import State
 
-TINY = RWKV7Config(vocab_size=64, n_embd=32, n_layer=2, head_size=16, d_decay=4, d_aaa=4, d_mv=4, d_gate=4)
 SHA = "ef" * 32
 REPO = Path(__file__).resolve().parents[2]
 SUBCOMMANDS = ["list", "show", "diff", "promote", "rollback", "pin", "unpin", "verify", "gc"]
 
 
-def make_app() -> typer.Typer:
-    app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-    app.callback()(cli.root)
-    cli_gen.register(app)
-    return app
-
-
 def run(*args: str) -> tuple[int, str, str]:
-    res = CliRunner().invoke(make_app(), list(args))
-    if isinstance(res.exception, UsageError):
-        return 2, res.stdout, str(res.exception)
-    if isinstance(res.exception, Failure):
-        return 1, res.stdout, str(res.exception)
-    if res.exception is not None and not isinstance(res.exception, SystemExit):
-        raise res.exception
-    return res.exit_code, res.stdout, res.stderr
+    return run_cli(cli_app(cli_gen.register), *args)
 
 
 def state(seed: int) -> State:
@@ -172,19 +154,19 @@ def test_verify_and_gc(home):
 
 
 def test_help_documents_every_subcommand():
-    res = CliRunner().invoke(make_app(), ["gen", "--help"])
+    res = CliRunner().invoke(cli_app(cli_gen.register), ["gen", "--help"])
     assert res.exit_code == 0
     for name in SUBCOMMANDS:
         assert name in res.stdout
     for name in SUBCOMMANDS:
-        sub = CliRunner().invoke(make_app(), ["gen", name, "--help"])
+        sub = CliRunner().invoke(cli_app(cli_gen.register), ["gen", name, "--help"])
         assert sub.exit_code == 0 and "--json" in sub.stdout, name
 
 
 CLI_SHIM = """
 import sys
 import daemon.cli as c
-from daemon import cli_gen
+from daemon.cli import gen as cli_gen
 if "gen" not in {g.name for g in c.app.registered_groups}:
     cli_gen.register(c.app)
 sys.argv[0] = "sleepd"

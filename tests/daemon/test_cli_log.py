@@ -4,40 +4,19 @@ from __future__ import annotations
 
 import json
 
-import typer
-from typer.testing import CliRunner
+from support import cli_app, run_cli, tiny_base
 
-import daemon.cli as cli
-from daemon import cli_log
-from daemon.clikit import Failure, UsageError
-from daemon.init import BaseModel, init_data_dir
-from model.config import RWKV7Config
-
-TINY = RWKV7Config(vocab_size=64, n_embd=32, n_layer=2, head_size=16, d_decay=4, d_aaa=4, d_mv=4, d_gate=4)
-
-
-def make_app() -> typer.Typer:
-    app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-    app.callback()(cli.root)
-    cli_log.register(app)
-    return app
+from daemon.cli import log as cli_log
+from daemon.init import init_data_dir
 
 
 def run(*args: str) -> tuple[int, str, str]:
-    """Invoke like daemon.cli.main does: UsageError -> 2, Failure -> 1, one line on stderr."""
-    res = CliRunner().invoke(make_app(), list(args))
-    if isinstance(res.exception, UsageError):
-        return 2, res.stdout, str(res.exception)
-    if isinstance(res.exception, Failure):
-        return 1, res.stdout, str(res.exception)
-    if res.exception is not None and not isinstance(res.exception, SystemExit):
-        raise res.exception
-    return res.exit_code, res.stdout, res.stderr
+    return run_cli(cli_app(cli_log.register), *args)
 
 
 def init(tmp_path):
     d = tmp_path / "home"
-    init_data_dir(d, inspect=lambda p: BaseModel("/m.pth", "tiny", "ef" * 32, TINY))
+    init_data_dir(d, inspect=lambda p: tiny_base())
     return str(d)
 
 

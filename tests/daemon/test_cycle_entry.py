@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from support import tiny_base
 
 from daemon.cycle import (
     PIPELINE_ENV,
@@ -24,14 +25,12 @@ from daemon.cycle import (
     run_cycle,
     wait_for_lock_free,
 )
-from daemon.init import BaseModel, init_data_dir, open_data_dir
+from daemon.init import init_data_dir, open_data_dir
 from daemon.locks import FileLock, cycle_lock_path
 from daemon.paths import DataPaths
 from memory import cycles
 from memory import log as memlog
-from model.config import RWKV7Config
 
-TINY = RWKV7Config(vocab_size=64, n_embd=32, n_layer=2, head_size=16, d_decay=4, d_aaa=4, d_mv=4, d_gate=4)
 THIS_FILE = Path(__file__).resolve()
 
 
@@ -70,7 +69,7 @@ def held_pipeline(ctx):
 @pytest.fixture
 def home(tmp_path):
     d = tmp_path / "home"
-    init_data_dir(d, inspect=lambda p: BaseModel("/m.pth", "tiny", "ef" * 32, TINY))
+    init_data_dir(d, inspect=lambda p: tiny_base())
     with open_data_dir(d) as dd, dd.db.write() as s:
         memlog.add_interaction(s, {"conversation_id": "c", "messages": [{"role": "user", "content": "hi"}]})
     return d

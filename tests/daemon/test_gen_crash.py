@@ -17,15 +17,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import TINY
 
 from daemon.init import BaseModel, init_data_dir, open_data_dir
 from memory.events import list_events
 from memory.faults import ENV_VAR, STEPS
 from memory.generations import current_generation_id, generation_list_json
-from model.config import RWKV7Config
 from model.state import State
 
-TINY = RWKV7Config(vocab_size=64, n_embd=32, n_layer=2, head_size=16, d_decay=4, d_aaa=4, d_mv=4, d_gate=4)
 SHA = "cd" * 32
 REPO = Path(__file__).resolve().parents[2]
 
@@ -56,7 +55,7 @@ print("survived")
 CLI_SHIM = """
 import sys
 import daemon.cli as c
-from daemon import cli_gen, cli_init, cli_log
+from daemon.cli import gen as cli_gen, init as cli_init, log as cli_log
 names = {g.name for g in c.app.registered_groups} | {x.name for x in c.app.registered_commands}
 for mod, name in ((cli_init, "init"), (cli_log, "log"), (cli_gen, "gen")):
     if name not in names:

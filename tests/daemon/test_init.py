@@ -6,16 +6,14 @@ import os
 import stat
 
 import pytest
+from support import TINY
 
 from daemon.config import load_config
 from daemon.init import BaseModel, init_data_dir, inspect_base_model, open_data_dir, read_token
 from daemon.paths import DataPaths
 from memory.errors import InputError
 from memory.generations import current_generation_id
-from model.config import RWKV7Config
 from model.state import State
-
-TINY = RWKV7Config(vocab_size=64, n_embd=32, n_layer=2, head_size=16, d_decay=4, d_aaa=4, d_mv=4, d_gate=4)
 
 
 def fake(path=None):

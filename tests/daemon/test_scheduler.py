@@ -9,10 +9,11 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from support import tiny_base
 
 from daemon.config import SchedulerConfig
 from daemon.cycle import CycleRunner
-from daemon.init import BaseModel, init_data_dir, open_data_dir
+from daemon.init import init_data_dir, open_data_dir
 from daemon.locks import FileLock, cycle_lock_path
 from daemon.paths import DataPaths
 from daemon.scheduler import (
@@ -24,9 +25,7 @@ from daemon.scheduler import (
     nightly_job,
 )
 from memory import cycles
-from model.config import RWKV7Config
 
-TINY = RWKV7Config(vocab_size=64, n_embd=32, n_layer=2, head_size=16, d_decay=4, d_aaa=4, d_mv=4, d_gate=4)
 TZ = ZoneInfo("Europe/Berlin")
 
 
@@ -41,7 +40,7 @@ class Clock:
 @pytest.fixture
 def paths(tmp_path):
     d = tmp_path / "home"
-    init_data_dir(d, inspect=lambda p: BaseModel("/m.pth", "tiny", "ef" * 32, TINY))
+    init_data_dir(d, inspect=lambda p: tiny_base())
     return DataPaths(d)
 
 

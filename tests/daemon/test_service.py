@@ -10,13 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import tiny_base
 
 from daemon import systemd_unit
-from daemon.init import BaseModel, init_data_dir
+from daemon.init import init_data_dir
 from memory.errors import InputError
-from model.config import RWKV7Config
-
-TINY = RWKV7Config(vocab_size=64, n_embd=32, n_layer=2, head_size=16, d_decay=4, d_aaa=4, d_mv=4, d_gate=4)
 
 
 class Recorder:
@@ -110,7 +108,7 @@ def test_status_asks_systemd_when_it_runs(tmp_path):
 
 def test_cli_install_status_uninstall(tmp_path):
     home = tmp_path / "home"
-    init_data_dir(home, inspect=lambda p: BaseModel("/m.pth", "tiny", "ef" * 32, TINY))
+    init_data_dir(home, inspect=lambda p: tiny_base())
     units = tmp_path / "units"
 
     def sleepd(*args):

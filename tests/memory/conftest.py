@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from support import TINY
 
 from memory.db import Database, migrate
 from memory.generations import GenerationStore
-from model.config import RWKV7Config
 
-TINY = RWKV7Config(vocab_size=64, n_embd=32, n_layer=2, head_size=16, d_decay=4, d_aaa=4, d_mv=4, d_gate=4)
 BASE_SHA = "ab" * 32
 
 

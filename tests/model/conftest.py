@@ -6,15 +6,11 @@ import os
 
 import pytest
 import torch
+from support import TINY_ODD as TINY
 
 from model.checkpoint import save_pth
 from model.config import RWKV7Config
 from model.random_init import random_state_dict
-
-# Odd LoRA ranks on purpose: the loader must read them from the shapes.
-TINY = RWKV7Config(
-    vocab_size=1024, n_embd=128, n_layer=2, head_size=64, d_decay=24, d_aaa=20, d_mv=12, d_gate=40
-)
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ import pickle
 
 import pytest
 import torch
+from support import TINY_ODD as TINY
 
 from model.checkpoint import (
     CheckpointError,
@@ -14,12 +15,7 @@ from model.checkpoint import (
     save_pth,
     save_safetensors,
 )
-from model.config import RWKV7Config
 from model.random_init import random_state_dict
-
-TINY = RWKV7Config(
-    vocab_size=1024, n_embd=128, n_layer=2, head_size=64, d_decay=24, d_aaa=20, d_mv=12, d_gate=40
-)
 
 
 @pytest.fixture(scope="module")

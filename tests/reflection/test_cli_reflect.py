@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-import typer
-from typer.testing import CliRunner
+from support import cli_app, run_cli
 
-import daemon.cli as cli
-from daemon import cli_memories, cli_reflect
-from daemon.clikit import Failure, UsageError
+from daemon.cli import memories as cli_memories
+from daemon.cli import reflect as cli_reflect
 from daemon.init import init_data_dir, open_data_dir
 from memory import log as memlog
 from memory.forget import rebuild_pending
@@ -32,24 +30,8 @@ DAY = {
 }
 
 
-def make_app() -> typer.Typer:
-    app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-    app.callback()(cli.root)
-    cli_reflect.register(app)
-    cli_memories.register(app)
-    return app
-
-
 def run(*args: str) -> tuple[int, str, str]:
-    """Invoke like daemon.cli.main does: UsageError -> 2, Failure -> 1, one line on stderr."""
-    res = CliRunner().invoke(make_app(), list(args))
-    if isinstance(res.exception, UsageError):
-        return 2, res.stdout, str(res.exception)
-    if isinstance(res.exception, Failure):
-        return 1, res.stdout, str(res.exception)
-    if res.exception is not None and not isinstance(res.exception, SystemExit):
-        raise res.exception
-    return res.exit_code, res.stdout, res.stderr
+    return run_cli(cli_app(cli_reflect.register, cli_memories.register), *args)
 
 
 @pytest.fixture

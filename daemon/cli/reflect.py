@@ -19,8 +19,7 @@ from typing import Annotated
 
 import typer
 
-from daemon.cli_shared import cli_errors
-from daemon.clikit import DataDirOpt, JsonOpt, UsageError, emit_json, resolve
+from daemon.cli.common import DataDirOpt, JsonOpt, UsageError, emit_json, resolve
 from daemon.init import DataDir, open_data_dir
 from memory.cycles import next_watermark_from
 from memory.errors import InputError
@@ -73,7 +72,7 @@ def reflect_cmd(
     from reflection.config import ReflectionConfig
     from reflection.pipeline import run_reflection
 
-    with cli_errors(), open_data_dir(opts.data_dir) as dd:
+    with open_data_dir(opts.data_dir) as dd:
         config = getattr(dd.config, "reflection", None) or ReflectionConfig()
         try:
             config = config.with_budget(budget_fraction, max_tokens)

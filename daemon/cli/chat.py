@@ -23,8 +23,7 @@ from typing import Annotated, Any, Protocol, TextIO
 import typer
 
 from daemon import chatlog
-from daemon.cli_shared import cli_errors
-from daemon.clikit import DataDirOpt, Failure, JsonOpt, resolve
+from daemon.cli.common import DataDirOpt, Failure, JsonOpt, resolve
 from daemon.init import DataDir, open_data_dir, read_token
 from daemon.locks import DaemonInfo, running_daemon
 from memory import log as memlog
@@ -251,7 +250,7 @@ def chat_cmd(
     """Chat with the current memory generation in the terminal; every turn is logged."""
     opts = resolve(ctx, data_dir, as_json)
     sampling = Sampling(max_tokens=max_tokens, temperature=temperature, top_p=top_p)
-    with cli_errors(), open_data_dir(opts.data_dir) as dd:
+    with open_data_dir(opts.data_dir) as dd:
         history = load_history(dd, conversation) if conversation else []
         cid = conversation or memlog.new_conversation_id()
         if system and not conversation:

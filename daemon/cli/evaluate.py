@@ -12,8 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from daemon.cli_shared import cli_errors
-from daemon.clikit import DataDirOpt, JsonOpt, emit_json, resolve
+from daemon.cli.common import DataDirOpt, JsonOpt, emit_json, resolve
 from daemon.init import open_data_dir
 from eval.history import history_data, write_history
 from memory import cycles
@@ -43,7 +42,7 @@ def run_cmd(
     from daemon.reevaluate import evaluate_generation  # loads torch: only for this command
 
     opts = resolve(ctx, data_dir, as_json)
-    with cli_errors(), open_data_dir(opts.data_dir) as dd:
+    with open_data_dir(opts.data_dir) as dd:
         result = evaluate_generation(dd, generation)
     if opts.json:
         emit_json(result)
@@ -87,8 +86,7 @@ def report_cmd(
 ) -> None:
     """Print the path of a cycle's report, or rewrite the history report and print its path."""
     opts = resolve(ctx, data_dir, as_json)
-    with cli_errors():
-        out = report_path(opts.data_dir, cycle, all_generations)
+    out = report_path(opts.data_dir, cycle, all_generations)
     if opts.json:
         emit_json(out)
     else:

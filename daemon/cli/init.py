@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from daemon.cli_shared import cli_errors
-from daemon.clikit import DataDirOpt, JsonOpt, emit_json, resolve
+from daemon.cli.common import DataDirOpt, JsonOpt, emit_json, resolve
 from daemon.init import init_data_dir
 
 
@@ -31,8 +30,7 @@ def init_cmd(
 
     Safe to run again: it only creates what is missing and never overwrites or deletes anything."""
     opts = resolve(ctx, data_dir, as_json)
-    with cli_errors():
-        res = init_data_dir(opts.data_dir, model_path=model)
+    res = init_data_dir(opts.data_dir, model_path=model)
     if opts.json:
         emit_json(res.to_dict())
         return

@@ -17,8 +17,15 @@ from typing import Annotated, Any
 
 import typer
 
-from daemon.cli_shared import actor, cli_errors, print_table, short_time
-from daemon.clikit import DataDirOpt, JsonOpt, emit_json, resolve
+from daemon.cli.common import (
+    DataDirOpt,
+    JsonOpt,
+    actor,
+    emit_json,
+    print_table,
+    resolve,
+    short_time,
+)
 from daemon.init import open_data_dir
 from memory import bank as membank
 from memory.errors import InputError
@@ -105,7 +112,7 @@ def list_cmd(
 ) -> None:
     """List memory items (active ones by default), oldest first."""
     opts = resolve(ctx, data_dir, as_json)
-    with cli_errors(), open_data_dir(opts.data_dir) as dd, dd.db.read() as s:
+    with open_data_dir(opts.data_dir) as dd, dd.db.read() as s:
         rows = [
             memory_json(m)
             for m in membank.list_memories(s, status=_status(status), limit=limit, offset=offset)
@@ -128,7 +135,7 @@ def show_cmd(
 ) -> None:
     """One memory item with its probes and its supersede history."""
     opts = resolve(ctx, data_dir, as_json)
-    with cli_errors(), open_data_dir(opts.data_dir) as dd, dd.db.read() as s:
+    with open_data_dir(opts.data_dir) as dd, dd.db.read() as s:
         mem = membank.get_memory(s, memory_id)
         data = memory_json(mem)
         data["forget_reason"] = mem.forget_reason
@@ -193,7 +200,7 @@ def search_cmd(
     opts = resolve(ctx, data_dir, as_json)
     if not text.strip():
         raise InputError("search TEXT must not be empty")
-    with cli_errors(), open_data_dir(opts.data_dir) as dd, dd.db.read() as s:
+    with open_data_dir(opts.data_dir) as dd, dd.db.read() as s:
         rows = [memory_json(m) for m in membank.search_memories(s, text, status=_status(status), limit=limit)]
     if opts.json:
         emit_json(rows)
@@ -213,7 +220,7 @@ def forget_cmd(
     opts = resolve(ctx, data_dir, as_json)
     from memory.forget import forget_memory, rebuild_pending
 
-    with cli_errors(), open_data_dir(opts.data_dir) as dd, dd.db.write() as s:
+    with open_data_dir(opts.data_dir) as dd, dd.db.write() as s:
         mem = forget_memory(s, memory_id, actor=actor("memories forget"), reason=reason)
         probes = len(membank.list_probes(s, memory_ids=[memory_id], status="forgotten"))
         pending = rebuild_pending(s)

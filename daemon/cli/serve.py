@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from daemon.clikit import DataDirOpt, Failure, JsonOpt, UsageError, resolve
+from daemon.cli.common import DataDirOpt, Failure, JsonOpt, UsageError, resolve
 from memory.errors import InputError, IntegrityFailure
 
 

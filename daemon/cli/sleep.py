@@ -12,8 +12,7 @@ from typing import Annotated
 
 import typer
 
-from daemon.cli_shared import cli_errors
-from daemon.clikit import DataDirOpt, Failure, JsonOpt, UsageError, emit_json, resolve
+from daemon.cli.common import DataDirOpt, Failure, JsonOpt, UsageError, emit_json, resolve
 from daemon.cycle import CycleBusy, CycleRunner
 from daemon.init import open_data_dir
 from memory import cycles
@@ -33,7 +32,7 @@ def sleep_cmd(
     opts = resolve(ctx, data_dir, as_json)
     if not now:
         raise UsageError("give --now to run a cycle now (the nightly cycle runs from `sleepd serve`)")
-    with cli_errors(), open_data_dir(opts.data_dir) as dd:
+    with open_data_dir(opts.data_dir) as dd:
         paths, cfg = dd.paths, dd.config
     runner = CycleRunner(
         paths, nice=cfg.scheduler.cycle_nice, stop_timeout=cfg.scheduler.cycle_stop_timeout_seconds
@@ -54,7 +53,7 @@ def sleep_cmd(
     if opts.json:
         emit_json(result)
     else:
-        with cli_errors(), open_data_dir(paths.root) as dd, dd.db.read() as s:
+        with open_data_dir(paths.root) as dd, dd.db.read() as s:
             c = cycles.get_cycle(s, result["cycle_id"])
             reason = (c.result or {}).get("reason") or c.error
             said = (c.result or {}).get("verdict")

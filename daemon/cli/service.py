@@ -8,8 +8,7 @@ from typing import Annotated
 import typer
 
 from daemon import systemd_unit
-from daemon.cli_shared import cli_errors
-from daemon.clikit import DataDirOpt, JsonOpt, emit_json, resolve
+from daemon.cli.common import DataDirOpt, JsonOpt, emit_json, resolve
 from daemon.paths import DataPaths, resolve_data_dir
 from memory.errors import InputError
 
@@ -42,10 +41,9 @@ def install_cmd(
     """Write ~/.config/systemd/user/sleepd.service running `sleepd --data-dir DIR serve`."""
     opts = resolve(ctx, data_dir, as_json)
     paths = DataPaths(resolve_data_dir(opts.data_dir))
-    with cli_errors():
-        if not paths.is_initialised():
-            raise InputError(f"{paths.root}: not a sleepd data directory (run `sleepd init` first)")
-        res = systemd_unit.install(paths.root, unit_dir=unit_dir, enable=enable)
+    if not paths.is_initialised():
+        raise InputError(f"{paths.root}: not a sleepd data directory (run `sleepd init` first)")
+    res = systemd_unit.install(paths.root, unit_dir=unit_dir, enable=enable)
     if opts.json:
         emit_json(res)
         return
@@ -70,8 +68,7 @@ def uninstall_cmd(
 ) -> None:
     """Remove the unit file written by `install` (stop it first, or pass --disable)."""
     opts = resolve(ctx, data_dir, as_json)
-    with cli_errors():
-        res = systemd_unit.uninstall(unit_dir=unit_dir, disable=disable)
+    res = systemd_unit.uninstall(unit_dir=unit_dir, disable=disable)
     if opts.json:
         emit_json(res)
         return

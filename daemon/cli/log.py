@@ -10,8 +10,7 @@ from typing import Annotated
 
 import typer
 
-from daemon.cli_shared import cli_errors, print_table, short_time
-from daemon.clikit import DataDirOpt, JsonOpt, emit_json, resolve
+from daemon.cli.common import DataDirOpt, JsonOpt, emit_json, print_table, resolve, short_time
 from daemon.init import open_data_dir
 from memory import log as memlog
 
@@ -38,7 +37,7 @@ def import_cmd(
     Every line is validated first; a bad line is reported with its line number and nothing is imported.
     Re-importing the same file adds nothing."""
     opts = resolve(ctx, data_dir, as_json)
-    with cli_errors(), open_data_dir(opts.data_dir) as dd:
+    with open_data_dir(opts.data_dir) as dd:
         items = memlog.read_jsonl(file)  # all lines validated before the write transaction opens
         with dd.db.write() as s:
             res = memlog.import_conversations(s, items, source="import", label=str(file))
@@ -66,7 +65,7 @@ def list_cmd(
 ) -> None:
     """List conversations, most recently active first."""
     opts = resolve(ctx, data_dir, as_json)
-    with cli_errors(), open_data_dir(opts.data_dir) as dd, dd.db.read() as s:
+    with open_data_dir(opts.data_dir) as dd, dd.db.read() as s:
         rows = [c.to_dict() for c in memlog.list_conversations(s, limit=limit, offset=offset)]
     if opts.json:
         emit_json(rows)
@@ -89,7 +88,7 @@ def show_cmd(
 ) -> None:
     """Show one conversation with its messages and feedback."""
     opts = resolve(ctx, data_dir, as_json)
-    with cli_errors(), open_data_dir(opts.data_dir) as dd, dd.db.read() as s:
+    with open_data_dir(opts.data_dir) as dd, dd.db.read() as s:
         data = memlog.get_conversation(s, conversation_id).to_dict()
     if opts.json:
         emit_json(data)

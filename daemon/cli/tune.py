@@ -12,8 +12,7 @@ from typing import Annotated
 
 import typer
 
-from daemon.cli_shared import cli_errors
-from daemon.clikit import DataDirOpt, Failure, JsonOpt, UsageError, emit_json, resolve
+from daemon.cli.common import DataDirOpt, Failure, JsonOpt, UsageError, emit_json, resolve
 from daemon.init import open_data_dir
 from daemon.locks import FileLock, LockBusy, cycle_lock_path
 from daemon.model_path import load_base_model
@@ -36,7 +35,7 @@ def tune_cmd(
     opts = resolve(ctx, data_dir, as_json)
     if cycle is None:
         raise UsageError("give --cycle ID (see `sleepd status` for the latest cycle)")
-    with cli_errors(), open_data_dir(opts.data_dir) as dd:
+    with open_data_dir(opts.data_dir) as dd:
         with dd.db.read() as s:
             c = cycles.get_cycle(s, cycle)
             rebuild = bool((c.result or {}).get("rebuild", rebuild_pending(s)))

@@ -15,8 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from daemon.cli_shared import cli_errors
-from daemon.clikit import DataDirOpt, JsonOpt, UsageError, emit_json, resolve
+from daemon.cli.common import DataDirOpt, JsonOpt, UsageError, emit_json, resolve
 from daemon.demo import DemoConfig, DemoResult, run_demo
 
 
@@ -111,11 +110,10 @@ def demo_cmd(
             return None
 
     try:
-        with cli_errors():
-            try:
-                result: DemoResult = run_demo(cfg, on_event)
-            except FileExistsError as e:
-                raise UsageError(str(e)) from None
+        try:
+            result: DemoResult = run_demo(cfg, on_event)
+        except FileExistsError as e:
+            raise UsageError(str(e)) from None
     finally:
         close()
     out = result.to_json()

@@ -1,8 +1,10 @@
-"""Shared pieces of the typer CLI: global options, JSON output and one-line errors.
+"""Shared pieces of the typer CLI: global options, JSON output, tables, the audit actor.
 
 Every command accepts ``--json`` and ``--data-dir`` both before and after the subcommand
 (``sleepd --json gen list`` and ``sleepd gen list --json`` are the same). Data goes to stdout,
-logs and errors to stderr. Bad input raises :class:`UsageError`, which prints one line and exits 2.
+logs and errors to stderr. Errors map to exit codes in one place, `daemon.cli.exit_status`: bad usage or
+bad input (`UsageError`, and the library's `InputError`) prints one line and exits 2; a failure
+(`Failure`, and the library's `IntegrityFailure`) exits 1.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -64,3 +67,24 @@ def die(message: str, code: int = 2) -> NoReturn:
 
 def use_color() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def actor(command: str) -> str:
+    """How the audit log names this process: `cli:gen promote (pid 123)`."""
+    return f"cli:{command} (pid {os.getpid()})"
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Plain aligned columns on stdout (no colour: output is often piped)."""
+    cells = [[("" if v is None else str(v)) for v in row] for row in rows]
+    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
+    typer.echo("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
+    for r in cells:
+        typer.echo("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+
+
+def short_time(iso: str | None) -> str:
+    """2025-01-02T03:04:05.123456+00:00 -> 2025-01-02 03:04:05Z (UTC, for tables)."""
+    if not iso:
+        return ""
+    return iso[:19].replace("T", " ") + "Z"

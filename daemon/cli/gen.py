@@ -10,8 +10,16 @@ from typing import Annotated
 
 import typer
 
-from daemon.cli_shared import actor, cli_errors, print_table, short_time
-from daemon.clikit import DataDirOpt, Failure, JsonOpt, emit_json, resolve
+from daemon.cli.common import (
+    DataDirOpt,
+    Failure,
+    JsonOpt,
+    actor,
+    emit_json,
+    print_table,
+    resolve,
+    short_time,
+)
 from daemon.init import open_data_dir
 from eval.history import write_history
 from memory.generations import generation_list_json
@@ -34,7 +42,7 @@ def register(app: typer.Typer) -> None:
 def list_cmd(ctx: typer.Context, as_json: JsonOpt = False, data_dir: DataDirOpt = None) -> None:
     """List generations (the current one is marked *)."""
     opts = resolve(ctx, data_dir, as_json)
-    with cli_errors(), open_data_dir(opts.data_dir) as dd, dd.db.read() as s:
+    with open_data_dir(opts.data_dir) as dd, dd.db.read() as s:
         rows = generation_list_json(s)
     if opts.json:
         emit_json(rows)
@@ -64,7 +72,7 @@ def show_cmd(
 ) -> None:
     """Show one generation: status, lineage, manifest, eval results and its audit events."""
     opts = resolve(ctx, data_dir, as_json)
-    with cli_errors(), open_data_dir(opts.data_dir) as dd:
+    with open_data_dir(opts.data_dir) as dd:
         data = dd.generations.show(gen_id)
     if opts.json:
         emit_json(data)
@@ -109,7 +117,7 @@ def diff_cmd(
     """Compare two generations: per-layer state norms and cosine similarity, the heads that changed most,
     and the memories added and removed."""
     opts = resolve(ctx, data_dir, as_json)
-    with cli_errors(), open_data_dir(opts.data_dir) as dd:
+    with open_data_dir(opts.data_dir) as dd:
         data = dd.generations.diff(a, b, top_heads=top)
     if opts.json:
         emit_json(data)
@@ -155,7 +163,7 @@ def promote_cmd(
 ) -> None:
     """Make a generation current (a running daemon switches to it within seconds)."""
     opts = resolve(ctx, data_dir, as_json)
-    with cli_errors(), open_data_dir(opts.data_dir) as dd:
+    with open_data_dir(opts.data_dir) as dd:
         sw = dd.generations.promote(gen_id, reason=reason, force=force, actor=actor("gen promote"))
         write_history(dd)  # the history report follows every switch
     _report_switch(sw.to_dict(), opts.json)
@@ -174,7 +182,7 @@ def rollback_cmd(
 ) -> None:
     """Go back to an earlier generation (default: the parent of the current one)."""
     opts = resolve(ctx, data_dir, as_json)
-    with cli_errors(), open_data_dir(opts.data_dir) as dd:
+    with open_data_dir(opts.data_dir) as dd:
         sw = dd.generations.rollback(gen_id, reason=reason, actor=actor("gen rollback"))
         write_history(dd)
     _report_switch(sw.to_dict(), opts.json)
@@ -216,7 +224,7 @@ def unpin_cmd(
 def _pin(ctx: typer.Context, gen_id: int, pinned: bool, reason, as_json, data_dir) -> None:
     opts = resolve(ctx, data_dir, as_json)
     word = "pin" if pinned else "unpin"
-    with cli_errors(), open_data_dir(opts.data_dir) as dd:
+    with open_data_dir(opts.data_dir) as dd:
         changed = dd.generations.set_pinned(gen_id, pinned, reason=reason, actor=actor(f"gen {word}"))
     if opts.json:
         emit_json({"id": gen_id, "pinned": pinned, "changed": changed})
@@ -236,7 +244,7 @@ def verify_cmd(
 ) -> None:
     """Check every file's sha256 against its manifest. Exit code 1 if anything fails."""
     opts = resolve(ctx, data_dir, as_json)
-    with cli_errors(), open_data_dir(opts.data_dir) as dd:
+    with open_data_dir(opts.data_dir) as dd:
         results = dd.generations.verify(gen_id)
     bad = [r for r in results if not r.ok]
     if opts.json:
@@ -267,7 +275,7 @@ def gc_cmd(
     ancestors ([generations] keep_ancestors); removes rejected candidates older than
     [generations] gc_rejected_after_days. A dry run unless --yes."""
     opts = resolve(ctx, data_dir, as_json)
-    with cli_errors(), open_data_dir(opts.data_dir) as dd:
+    with open_data_dir(opts.data_dir) as dd:
         gcfg = dd.config.generations
         plan = dd.generations.gc(
             dry_run=not yes,

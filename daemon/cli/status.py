@@ -12,8 +12,7 @@ from typing import Any
 
 import typer
 
-from daemon.cli_shared import cli_errors, short_time
-from daemon.clikit import DataDirOpt, JsonOpt, emit_json, resolve
+from daemon.cli.common import DataDirOpt, JsonOpt, emit_json, resolve, short_time
 from daemon.init import open_data_dir
 from daemon.locks import cycle_lock_path, is_locked, read_lock_info, running_daemon
 from memory import cycles
@@ -97,8 +96,7 @@ def status_data(data_dir: Any = None, *, now: datetime | None = None) -> dict[st
 def status_cmd(ctx: typer.Context, as_json: JsonOpt = False, data_dir: DataDirOpt = None) -> None:
     """Show whether the daemon runs, the generation it serves, the last cycle and the next scheduled run."""
     opts = resolve(ctx, data_dir, as_json)
-    with cli_errors():
-        data = status_data(opts.data_dir)
+    data = status_data(opts.data_dir)
     if opts.json:
         emit_json(data)
         return
