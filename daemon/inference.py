@@ -7,7 +7,7 @@ State and hot swap
     ancestor (logged at ERROR and recorded as an event). The swap itself is one reference assignment
     under a lock. The model never modifies a state in place, so a generation already running keeps the
     state it started with and the next one uses the new state: nothing waits for a swap, nothing is torn.
-    The daemon calls `reload()` from `memory.generations.CurrentGenerationWatcher` (polling the DB
+    The daemon calls `reload()` from `memory.watcher.CurrentGenerationWatcher` (polling the DB
     pointer), which is how `sleepd gen promote|rollback` in another process or a cycle's promotion
     reaches the served state within about a second, without a restart. If the new generation cannot be
     loaded at all, the old state stays in service (loudly).

@@ -201,7 +201,7 @@ class Daemon:
     def on_listening(self, sock: socket.socket, model: Any) -> None:
         """Called by the server once it accepts connections."""
         from daemon.scheduler import NightlyScheduler
-        from memory.generations import CurrentGenerationWatcher
+        from memory.watcher import CurrentGenerationWatcher
 
         host, port = sock.getsockname()[:2]
         url_host = f"[{host}]" if ":" in host else host

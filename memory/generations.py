@@ -976,6 +976,8 @@ class GenerationStore:
         out: dict[str, Any] = {"a": a, "b": b}
         if ga.kind == "state" and gb.kind == "state":
             la, lb = self.load_generation(a), self.load_generation(b)
+            from memory.state_diff import state_diff  # torch only for this command
+
             out.update(state_diff(la.state, lb.state, top_heads=top_heads))  # type: ignore[arg-type]
         else:
             out["layers"] = None
@@ -988,103 +990,3 @@ class GenerationStore:
 
         out["memories"] = {"added": [brief(i) for i in added_ids], "removed": [brief(i) for i in removed_ids]}
         return out
-
-
-def state_diff(sa: State, sb: State, *, top_heads: int = 10) -> dict[str, Any]:
-    """Per-layer norms, cosine similarity and relative change between two states, and the top heads."""
-    import torch
-
-    if sa.wkv.shape != sb.wkv.shape or sa.att_shift.shape != sb.att_shift.shape:
-        raise InputError(f"states have different shapes ({tuple(sa.wkv.shape)} vs {tuple(sb.wkv.shape)})")
-    layers = []
-    heads = []
-    eps = 1e-12
-    for i in range(sa.n_layer):
-        xa = torch.cat([t[i].reshape(-1).double() for t in (sa.att_shift, sa.wkv, sa.ffn_shift)])
-        xb = torch.cat([t[i].reshape(-1).double() for t in (sb.att_shift, sb.wkv, sb.ffn_shift)])
-        na, nb = float(xa.norm()), float(xb.norm())
-        cos = max(-1.0, min(1.0, float(torch.dot(xa, xb) / (na * nb)))) if na > eps and nb > eps else None
-        layers.append(
-            {
-                "layer": i,
-                "norm_a": {
-                    k: float(getattr(sa, k)[i].double().norm()) for k in ("att_shift", "wkv", "ffn_shift")
-                },
-                "norm_b": {
-                    k: float(getattr(sb, k)[i].double().norm()) for k in ("att_shift", "wkv", "ffn_shift")
-                },
-                "cosine": cos,
-                "change": float((xb - xa).norm()),
-                "relative_change": float((xb - xa).norm()) / na if na > eps else None,
-            }
-        )
-        wa, wb = sa.wkv[i].double(), sb.wkv[i].double()  # [B, H, N, N]
-        for h in range(wa.shape[1]):
-            d = float((wb[:, h] - wa[:, h]).norm())
-            n = float(wa[:, h].norm())
-            heads.append({"layer": i, "head": h, "change": d, "relative_change": d / n if n > eps else None})
-    heads.sort(key=lambda x: -x["change"])
-    return {"layers": layers, "heads": heads[:top_heads]}
-
-
-# ---- watching for switches from other processes ------------------------------------------------
-
-
-class CurrentGenerationWatcher:
-    """Polls `current_generation_id` and calls `callback(old_id, new_id)` when it changes.
-
-    The daemon uses it to hot-swap the served state after `sleepd gen promote|rollback` in another process;
-    one indexed SELECT per poll. The callback runs on the watcher's thread; an exception in it is logged and
-    the new id is still taken as seen (no hot loop), so the callback should handle its own retries."""
-
-    def __init__(
-        self,
-        db: Database,
-        callback: Callable[[int | None, int | None], None],
-        *,
-        interval: float = 1.0,
-        initial: int | None = None,
-        read_initial: bool = True,
-    ) -> None:
-        self.db = db
-        self.callback = callback
-        self.interval = interval
-        self.last = initial
-        if read_initial and initial is None:
-            self.last = self._read()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def _read(self) -> int | None:
-        with self.db.read() as s:
-            return current_generation_id(s)
-
-    def poll_once(self) -> bool:
-        """Check now; returns whether the callback ran."""
-        new = self._read()
-        if new == self.last:
-            return False
-        old, self.last = self.last, new
-        try:
-            self.callback(old, new)
-        except Exception:
-            log.exception("generation watcher callback failed for %s -> %s", old, new)
-        return True
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.poll_once()
-            except Exception:  # a locked or briefly unavailable DB: try again next tick
-                log.exception("generation watcher poll failed")
-
-    def start(self) -> CurrentGenerationWatcher:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="sleepd-gen-watcher", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self, timeout: float | None = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)

@@ -22,11 +22,3 @@ def skip_pipeline_for_cycles():
         os.environ.pop(PIPELINE_ENV, None)
     else:
         os.environ[PIPELINE_ENV] = old
-
-
-@pytest.fixture(scope="session")
-def tiny_ckpt(tmp_path_factory):
-    """One tiny random RWKV-7 checkpoint for the session (making one takes seconds on a busy machine)."""
-    from model.bundle import write_tiny_checkpoint
-
-    return write_tiny_checkpoint(tmp_path_factory.mktemp("tiny-models"), seed=0)

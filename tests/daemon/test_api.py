@@ -38,10 +38,10 @@ def make_home(root, ckpt, *, scheduler=False, **server):
 
 
 @pytest.fixture(scope="module")
-def srv(tmp_path_factory, tiny_ckpt):
+def srv(tmp_path_factory, tiny_checkpoint):
     home = make_home(
         tmp_path_factory.mktemp("api"),
-        tiny_ckpt,
+        tiny_checkpoint,
         max_tokens=MAX_TOKENS,
         max_body_bytes=64 * 1024,
     )
@@ -355,8 +355,8 @@ def test_sleep_starts_one_cycle_at_a_time(srv):
     assert set(status) == {"running", "last_cycle", "next_run"}
 
 
-def test_sigterm_stops_cleanly(tmp_path, tiny_ckpt):
-    home = make_home(tmp_path, tiny_ckpt)
+def test_sigterm_stops_cleanly(tmp_path, tiny_checkpoint):
+    home = make_home(tmp_path, tiny_checkpoint)
     with ServerProcess(home).start() as server:
         assert server.stop(signal.SIGTERM) == 0
     assert "stopped" in server.log_text()

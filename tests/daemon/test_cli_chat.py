@@ -16,9 +16,9 @@ from memory import log as memlog
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory, tiny_ckpt):
+def home(tmp_path_factory, tiny_checkpoint):
     root = tmp_path_factory.mktemp("chat")
-    ckpt = tiny_ckpt
+    ckpt = tiny_checkpoint
     init_data_dir(root / "home", model_path=ckpt)
     return root / "home"
 

@@ -215,11 +215,11 @@ def test_stop_interrupts_the_child_cleanly(home, monkeypatch):
         runner.start("api")  # a stopped runner takes no new cycles
 
 
-def test_the_daemon_keeps_answering_during_a_cycle_and_stops_it_on_sigterm(tiny_ckpt, tmp_path):
+def test_the_daemon_keeps_answering_during_a_cycle_and_stops_it_on_sigterm(tiny_checkpoint, tmp_path):
     from daemon.process import ServerProcess
 
     home = tmp_path / "served"
-    init_data_dir(home, model_path=tiny_ckpt)
+    init_data_dir(home, model_path=tiny_checkpoint)
     env = {PIPELINE_ENV: f"{THIS_FILE}:slow_pipeline"}
     with ServerProcess(home, env=env).start() as srv:
         r = httpx.post(srv.url + "/v1/sleep", headers=srv.headers)

@@ -31,8 +31,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_acknowledged_interactions_survive_sigkill(tmp_path, tiny_ckpt):
-    ckpt = tiny_ckpt
+def test_acknowledged_interactions_survive_sigkill(tmp_path, tiny_checkpoint):
+    ckpt = tiny_checkpoint
     home = tmp_path / "home"
     init_data_dir(home, model_path=ckpt)
     cfg = load_config(home / "config.toml")

@@ -65,8 +65,8 @@ def test_watchdog_interval_is_half_of_watchdog_sec(env, interval):
     assert Notifier({"NOTIFY_SOCKET": "/run/x.sock", **env}).watchdog_interval == interval
 
 
-def test_the_daemon_sends_ready_watchdog_and_stopping(tmp_path, tiny_ckpt):
-    ckpt = tiny_ckpt
+def test_the_daemon_sends_ready_watchdog_and_stopping(tmp_path, tiny_checkpoint):
+    ckpt = tiny_checkpoint
     init_data_dir(tmp_path / "home", model_path=ckpt)
     name = f"sleepd-test-{uuid.uuid4().hex}"
     with listener(b"\0" + name.encode()) as sock:

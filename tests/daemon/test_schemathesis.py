@@ -19,9 +19,9 @@ FEW = {"POST /v1/sleep": 6}  # each accepted cycle start spawns a child process
 
 
 @pytest.fixture(scope="module")
-def srv(tmp_path_factory, tiny_ckpt):
+def srv(tmp_path_factory, tiny_checkpoint):
     root = tmp_path_factory.mktemp("fuzz")
-    ckpt = tiny_ckpt
+    ckpt = tiny_checkpoint
     home = root / "home"
     init_data_dir(home, model_path=ckpt)
     cfg = load_config(home / "config.toml")

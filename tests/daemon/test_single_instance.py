@@ -23,8 +23,8 @@ def sleepd(*args):
     )
 
 
-def test_second_serve_exits_2_and_a_killed_daemon_can_be_replaced(tmp_path, tiny_ckpt):
-    ckpt = tiny_ckpt
+def test_second_serve_exits_2_and_a_killed_daemon_can_be_replaced(tmp_path, tiny_checkpoint):
+    ckpt = tiny_checkpoint
     home = tmp_path / "home"
     init_data_dir(home, model_path=ckpt)
 

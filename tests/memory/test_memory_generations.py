@@ -15,12 +15,12 @@ from memory.errors import InputError, IntegrityFailure, NotFound
 from memory.events import list_events
 from memory.faults import ENV_VAR, InjectedFault
 from memory.generations import (
-    CurrentGenerationWatcher,
     current_generation_id,
     generation_list_json,
     memories_in_generation,
 )
 from memory.schema import utcnow
+from memory.watcher import CurrentGenerationWatcher
 from model.state import State
 
 

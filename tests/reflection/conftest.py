@@ -26,18 +26,11 @@ def embedder():
 
 
 @pytest.fixture(scope="session")
-def tiny_path(tmp_path_factory) -> Path:
-    from model.bundle import write_tiny_checkpoint
-
-    return write_tiny_checkpoint(tmp_path_factory.mktemp("tiny-model"), seed=0)
-
-
-@pytest.fixture(scope="session")
-def tiny_bundle(tiny_path):
+def tiny_bundle(tiny_checkpoint):
     """A random tiny RWKV-7 (byte vocabulary): real forward passes, no knowledge."""
     from model.bundle import load_bundle
 
-    return load_bundle(tiny_path)
+    return load_bundle(tiny_checkpoint)
 
 
 @pytest.fixture

@@ -35,9 +35,9 @@ def run(*args: str) -> tuple[int, str, str]:
 
 
 @pytest.fixture
-def home(tmp_path, tiny_path, embedder):
+def home(tmp_path, tiny_checkpoint, embedder):
     d = tmp_path / "home"
-    init_data_dir(d, model_path=tiny_path)
+    init_data_dir(d, model_path=tiny_checkpoint)
     with open_data_dir(d) as dd, dd.db.write() as s:
         memlog.add_interaction(s, DAY, source="import")
     return str(d)
