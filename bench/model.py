@@ -14,6 +14,7 @@ with it turned off ("prefill_torch_kernels_tokens_per_s"), the speed of a machin
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
@@ -69,9 +70,11 @@ def main() -> None:
         del sd
         os.environ["RWKV_V7_ON"] = "1"
         os.environ["RWKV_CUDA_ON"] = "0"
-        from rwkv.model import RWKV  # reads the env vars at import
+        # The rwkv package prints a banner and loading lines on stdout; a benchmark's stdout is JSON only.
+        with contextlib.redirect_stdout(sys.stderr):
+            from rwkv.model import RWKV  # reads the env vars at import
 
-        ref = RWKV(model=str(path.with_suffix("")), strategy="cpu fp32")
+            ref = RWKV(model=str(path.with_suffix("")), strategy="cpu fp32")
 
     g = torch.Generator().manual_seed(1)
     prompt = torch.randint(0, cfg.vocab_size, (args.prefill_tokens,), generator=g)

@@ -3,7 +3,7 @@
     python bench/reflection.py --json [--model PATH | --tiny] [--fraction 0.3] [--seeds 10]
                                [--speed-tokens 20000] [--speed-shape default|0.1b] [--no-speed]
 
-Evidence recall (the issue's acceptance test):
+Evidence recall:
 - each LoCoMo conversation (../shared/data/locomo, CC BY-NC, read at run time, never copied) is imported
   into a fresh temporary data directory's database, message ids = dia_id;
 - `run_reflection(..., dry_run=True)` runs at `--fraction` of the day's message tokens, tokens counted by

@@ -824,7 +824,8 @@ async def _stream(
             if tail:
                 yield chunk({"content": tail})
             result = run.result
-            assert result is not None
+            if result is None:  # the worker finished without a result: a server error, said in the stream
+                raise RuntimeError("the inference worker returned no result")
             reply = streamer.reply
             await write(lambda s: chatlog.log_reply(s, cid, reply, completion_id, source=source))
         except asyncio.CancelledError:

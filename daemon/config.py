@@ -370,12 +370,6 @@ def _show(value: Any) -> str:
 # ---- writing -----------------------------------------------------------------------------------
 
 
-def config_to_dict(cfg: Any) -> dict[str, Any]:
-    """Plain dict of a config dataclass (for manifests and --json)."""
-    out = dataclasses.asdict(cfg)
-    return json.loads(json.dumps(out, default=str))
-
-
 def render_config(cfg: SleepdConfig | None = None) -> str:
     """TOML text for `cfg` (default: the defaults), every key preceded by its help as a comment."""
     cfg = cfg or SleepdConfig()

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
+
 from daemon.config import ModelConfig, SleepdConfig, load_config, write_config
 from daemon.paths import DataPaths, resolve_data_dir
 from memory.db import Database, current_revision, head_revision, migrate
@@ -190,7 +192,9 @@ def _has_current_generation(paths: DataPaths) -> bool:
     try:
         with db.read() as s:
             return current_generation_id(s) is not None
-    except Exception:  # an older schema without the pointer table: treat as missing
+    except OperationalError as e:  # an older schema without the pointer table: treat as missing
+        if "no such table" not in str(e):
+            raise
         return False
     finally:
         db.dispose()

@@ -18,7 +18,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from daemon.cycle_context import CycleContext, CycleInterrupted
 from daemon.init import DataDir
@@ -186,7 +186,7 @@ def night_pipeline(ctx: CycleContext) -> None:
         candidate_model=candidate_model,
         current_model=current_model,
     )
-    report.gates, report.measurements = gates.to_json(), gates.measurements
+    report.gates, report.measurements = gates.to_json(), gates.measurements_json()
 
     # ---- the candidate generation, then promote or reject ---------------------------------------------
     with dd.db.read() as s:
@@ -202,7 +202,7 @@ def night_pipeline(ctx: CycleContext) -> None:
             model_config=bundle.config.to_dict(),
             tuner_config=tcfg.to_dict(),
             objective_config=asdict(tcfg.objectives),
-            eval_result={"gates": report.gates, "measurements": gates.measurements, "passed": gates.passed},
+            eval_result={"gates": report.gates, "measurements": report.measurements, "passed": gates.passed},
             extra={
                 "reflection_config": asdict(cfg.reflection),
                 "gate_config": asdict(cfg.gates),
@@ -220,7 +220,7 @@ def night_pipeline(ctx: CycleContext) -> None:
         "rebuild": rebuild,
         "tune": tune_summary,
         "gates": report.gates,
-        "measurements": gates.measurements,
+        "measurements": report.measurements,
     }
     report_path = str(cdir / "report.md")
     if gates.passed:
@@ -342,7 +342,3 @@ def _finish_skipped(ctx: CycleContext, report: CycleReport, reason: str) -> None
         )
         record_event(s, "cycle.skipped", actor=ctx.actor, cycle_id=ctx.cycle_id, reason=reason)
     write_history(ctx.data)
-
-
-def memories_total(session) -> int:
-    return int(session.scalar(select(func.count(Memory.id)).where(Memory.status == "active")) or 0)

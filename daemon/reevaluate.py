@@ -74,7 +74,7 @@ def evaluate_generation(dd: DataDir, gen_id: int | None = None) -> dict[str, Any
         "passed": report.passed,
         "failed": report.failed(),
         "gates": gates,
-        "measurements": report.measurements,
+        "measurements": report.measurements_json(),
         "by_day": by_day,
     }
     path = dd.paths.root / "reports" / f"eval-generation-{gen_id}.json"

@@ -15,17 +15,20 @@ every suite is recorded with the candidate's answer (`details.questions`), so a 
 by name in eval.json and the report. Rates on the never-taught suite come with a 95% Wilson interval.
 
 Gates without material to measure (no earlier memories for retention, say) pass with value null and a
-note: an empty suite cannot show forgetting, and saying so beats inventing a number.
+note: an empty suite cannot show forgetting, and saying so beats inventing a number. Acquisition is the
+exception on purpose: a night with nothing it can be asked about has not shown that it learned anything,
+so it fails (and is reported so) rather than promote an unmeasured state.
+
+Everything a gate reports is plain JSON: a value that is not a finite number (a state gone NaN, say) is
+null, never `Infinity` or `NaN`, which JSON does not have.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
-
-import torch
 
 from eval.metrics import Asked, accuracy, answers
 from model.bpb import bits_per_byte
@@ -72,7 +75,7 @@ class GateResult:
             out["note"] = self.note
         if self.details:
             out["details"] = self.details
-        return out
+        return finite_json(out)
 
 
 @dataclass
@@ -104,6 +107,20 @@ class GateReport:
     def to_json(self) -> dict[str, dict[str, Any]]:
         return {name: g.to_json() for name, g in self.gates.items()}
 
+    def measurements_json(self) -> dict[str, Any]:
+        return finite_json(self.measurements)
+
+
+def finite_json(value: Any) -> Any:
+    """`value` with every non-finite float (inf, nan) replaced by None, recursively."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite_json(v) for v in value]
+    return value
+
 
 def _distinct_4gram_ratio(ids: Sequence[int]) -> float:
     grams = [tuple(ids[i : i + 4]) for i in range(len(ids) - 3)]
@@ -125,7 +142,7 @@ def sanity(model: RWKV7, tok: TrieTokenizer, state: State, cfg: GateConfig) -> G
     fluent = ratio is not None and ratio >= cfg.min_distinct_4gram_ratio
     checks = {"finite": finite, "layer_norms_within_bound": norms_ok, "not_degenerate": fluent}
     return GateResult(
-        value=max(norms) / bound if norms else float("inf"),
+        value=max(norms) / bound if norms else None,
         threshold=1.0,
         passed=all(checks.values()),
         note="value = largest per-layer wkv norm / bound",
@@ -307,14 +324,3 @@ def evaluate_gates(
 
     gates["sanity"] = sanity(cand_m, tok, candidate, cfg)
     return GateReport(gates, m)
-
-
-def config_dict(cfg: GateConfig) -> dict[str, Any]:
-    return asdict(cfg)
-
-
-@torch.no_grad()
-def general_bpb(
-    model: RWKV7, tok: TrieTokenizer, text: str, state: State, cfg: GateConfig = GateConfig()
-) -> float:
-    return bits_per_byte(model, tok, text[: cfg.general_max_chars], state)

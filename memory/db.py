@@ -178,10 +178,3 @@ def migrate(path: str | Path, revision: str = "head") -> str:
     rev = current_revision(path)
     assert rev is not None
     return rev
-
-
-def open_database(path: str | Path, *, migrate_first: bool = True, **kw: Any) -> Database:
-    """Open the database, migrating it to the newest schema first (what the daemon does on start)."""
-    if migrate_first:
-        migrate(path)
-    return Database(path, **kw)

@@ -485,13 +485,6 @@ def new_messages_since(
     return list(session.scalars(q))
 
 
-def messages_by_pk(session: Session, pks: Iterable[int]) -> dict[int, Message]:
-    out: dict[int, Message] = {}
-    for chunk in _chunks(list(pks), 500):
-        out.update((m.pk, m) for m in session.scalars(select(Message).where(Message.pk.in_(chunk))))
-    return out
-
-
 # ---- helpers -----------------------------------------------------------------------------------
 
 

@@ -3,6 +3,11 @@
 Pattern (borg's SaveFile): write a temp file in the same directory, flush and fsync it, `os.replace` it
 onto the target, then fsync the directory so the rename itself survives a crash. On any error the temp
 file is removed and the target is untouched.
+
+The temp file's name is unique to the process, the thread and the write (`.{name}.tmp-{pid}-{random}`), so
+two threads writing one path never collide, and a temp file a killed process left behind never blocks a
+later writer that happens to get the same pid (containers and systemd restarts reuse pids). Such leftovers
+are incomplete writes of sleepd's own: a writer removes those of its target whose process is gone.
 """
 
 from __future__ import annotations
@@ -10,9 +15,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
+
+STALE_SECONDS = 600  # a temp file of this process older than this is an earlier process's leftover
 
 
 def fsync_dir(path: str | os.PathLike) -> None:
@@ -24,7 +33,38 @@ def fsync_dir(path: str | os.PathLike) -> None:
 
 
 def _temp_path(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    _clear_stale(path)
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(6)}")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
+
+
+def _clear_stale(path: Path) -> None:
+    """Remove temp files of `path` left by processes that no longer exist (a crash mid-write)."""
+    prefix = f".{path.name}.tmp-"
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(path.parent):
+            if not entry.name.startswith(prefix):
+                continue
+            pid = entry.name[len(prefix) :].split("-", 1)[0]
+            if not pid.isdigit():
+                continue
+            # Our own pid: another thread's write in progress, unless it is old (an earlier process with
+            # the same pid, killed mid-write).
+            mine = int(pid) == os.getpid()
+            if (mine and time.time() - entry.stat().st_mtime > STALE_SECONDS) or (
+                not mine and not _pid_alive(int(pid))
+            ):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
 
 
 @contextlib.contextmanager

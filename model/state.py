@@ -153,8 +153,3 @@ class State:
         if state.att_shift.shape[:2] != (L, B) or state.ffn_shift.shape[:2] != (L, B):
             raise ValueError(f"{path}: inconsistent state shapes")
         return state
-
-    @staticmethod
-    def read_metadata(path: str | os.PathLike) -> dict[str, str]:
-        with safe_open(str(path), framework="pt", device="cpu") as f:
-            return dict(f.metadata() or {})

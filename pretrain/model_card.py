@@ -55,7 +55,7 @@ def _pooled(parts: list[tuple[float, int]]) -> float | None:
 
 
 def headline(ev: dict) -> dict:
-    """The card's figures under the names the default-model issue asks for (and a few more).
+    """The card's headline figures, under stable names (`--json`), and a few more.
 
     Truncation and abstention pool the persona and everyday sets; "no context" is every question of both
     sets asked with nothing in the chat, where "I don't know." is the right reply to each."""

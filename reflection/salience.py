@@ -24,7 +24,7 @@ Features:
 
 The weights of the measurable features were fitted once with a logistic regression on the LoCoMo evidence
 labels (4 conversations) and rounded; reflection/locomo.py reports recall with them and with leave-one-
-conversation-out fits. Selection itself never sees any QA. The lead's model-based scorers (surprise, judge)
+conversation-out fits. Selection itself never sees any QA. The model-based scorers (surprise, judge)
 and embedding novelty combine with the `components` dict.
 """
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import random
 from collections.abc import Sequence
@@ -25,6 +26,8 @@ from model.rwkv7 import RWKV7
 from model.state import State
 from model.tokenizer import EOD_ID, TrieTokenizer
 from tuner.data import MemoryText, Query, teacher_contexts
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -210,8 +213,11 @@ def load_targets(path: Path, key: str) -> tuple[dict[str, list[Target]], dict] |
         return None
     try:
         payload = torch.load(path, weights_only=True)
-    except Exception:
-        return None  # a damaged cache is recomputed, never trusted
+    except Exception as e:  # torn, foreign or from another torch: recomputed, never trusted
+        log.warning(
+            "teacher targets %s unreadable (%s): recomputing them", path, str(e).splitlines()[0][:200]
+        )
+        return None
     if payload.get("key") != key:
         return None
     targets = {

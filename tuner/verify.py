@@ -76,8 +76,9 @@ class Verification:
             if learn.get(c.query.item_id, {}).get(v, True) or (c.query.item_id, v) in seen:
                 continue
             seen.add((c.query.item_id, v))
+            item = str(c.query.item_id)
             out.append(
-                {"item_id": str(c.query.item_id), "value": v, "question": c.query.prompt, "said": c.said}
+                {"item_id": item, "value": v, "question": question_of(c.query), "said": c.said.strip()}
             )
         return out
 

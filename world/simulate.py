@@ -209,14 +209,6 @@ class World:
                 current[event.relation] = event.fact
         return current
 
-    def history_at(self, day: int) -> dict[str, list[Fact]]:
-        """All facts per relation stated up to the end of `day`, oldest first."""
-        history: dict[str, list[Fact]] = {}
-        for event in self.events:
-            if event.day <= day:
-                history.setdefault(event.relation, []).append(event.fact)
-        return history
-
 
 def world_id(seed: int) -> str:
     return f"w{seed:03d}"

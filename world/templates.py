@@ -215,10 +215,6 @@ def capitalise_sentences(text: str) -> str:
     return _SENTENCE_START_RE.sub(lambda m: m.group(1) + m.group(2).upper(), text)
 
 
-def uses_old(template: Template) -> bool:
-    return "{old}" in template.text or "{a_old}" in template.text
-
-
 def pick_noun(rng: random.Random, rel: Relation) -> str:
     return rng.choice(rel.nouns)
 

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 
@@ -58,15 +58,6 @@ def resolve(ctx: typer.Context, data_dir: Path | None, as_json: bool) -> GlobalO
 def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
     sys.stdout.flush()
-
-
-def die(message: str, code: int = 2) -> NoReturn:
-    sys.stderr.write(f"sleepd: error: {message}\n")
-    raise typer.Exit(code)
-
-
-def use_color() -> bool:
-    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
 def actor(command: str) -> str:

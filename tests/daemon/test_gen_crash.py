@@ -1,4 +1,4 @@
-"""Crash and corruption tests for generations (issue 4 acceptance).
+"""Crash and corruption tests for generations.
 
 Every named step of promote, rollback, create and gc is killed with SIGKILL in a subprocess (fault hook
 SLEEPD_FAULT=op:step). After the "restart" (a fresh open + reconcile, as the daemon does on start):

@@ -1,5 +1,6 @@
 """A night that gets promoted and leaves the agent remembering without making it invent, on the shipped
-default model: the two-fact day of the promoted-nights issue, with a small step budget."""
+default model: a day of two conversations ("Remember this: my sister is called Ana and she lives in
+Porto.", "My dog's name is Biscuit."), with a small step budget."""
 
 from __future__ import annotations
 
