@@ -1,4 +1,4 @@
-"""The HTTP API (FastAPI): OpenAI-compatible chat plus sleepd's own routes (../shared/ARCHITECTURE.md).
+"""The HTTP API (FastAPI): OpenAI-compatible chat plus sleepd's own routes (docs/ARCHITECTURE.md).
 
     GET  /health                 {"status": "ok", "generation": ID}  (no token; the generation being served)
     GET  /v1/models              the served model ("sleepd"), with its base checkpoint and generation

@@ -1,7 +1,7 @@
 """Where sleepd keeps things.
 
 Data directory: `--data-dir` > `$SLEEPD_HOME` > platformdirs `user_data_dir("sleepd")`
-(`~/.local/share/sleepd` on Linux). Its layout is a contract (../shared/ARCHITECTURE.md):
+(`~/.local/share/sleepd` on Linux). Its layout is a contract (docs/ARCHITECTURE.md):
 
     config.toml  sleepd.db  token  generations/<id>/  generations/current -> <id>  cycles/<id>/
 

@@ -1,5 +1,5 @@
 """Continual-learning metrics over the accuracy matrix R[g][j]: the accuracy of generation g (after the
-g-th night) on the probes of memory-day j (../shared/reference/memory-anchors.md §3).
+g-th night) on the probes of memory-day j (docs/memory-anchors.md §3).
 
   ACC        = mean_j R[T][j]                                final average accuracy
   BWT        = mean_{j<T} (R[T][j] - R[j][j])                 negative = later nights hurt earlier days

@@ -1,6 +1,6 @@
 """Chunked WKV-7 for the CPU: the recurrence rewritten as batched matrix products.
 
-Derivation in ../shared/reference/rwkv7.md §5 (DPLR / WY form). Per head, with the state S [value, key]
+Derivation in docs/rwkv7.md §5 (DPLR / WY form). Per head, with the state S [value, key]
 entering a chunk of L steps, Λ_t = Σ_{s<=t} logw_s (inclusive, per key channel), Λ⁻_t = Λ_t - logw_t:
 
     A_ak[t,s] = Σ_c a_t k_s e^{Λ⁻_t-Λ_s}   (s < t)     A_rk[t,s] = Σ_c r_t k_s e^{Λ_t-Λ_s}   (s <= t)

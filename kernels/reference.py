@@ -1,6 +1,6 @@
 """Sequential WKV-7 recurrence: the executable spec every fast path is tested against.
 
-Per head, with the state S laid out [value i, key j] (../shared/reference/rwkv7.md §1a step 8):
+Per head, with the state S laid out [value i, key j] (docs/rwkv7.md §1a step 8):
 
     sa_t = S_{t-1} a_t                      (uses the old state)
     S_t  = S_{t-1} diag(exp(logw_t)) + v_t k_tᵀ + sa_t b_tᵀ

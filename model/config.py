@@ -1,7 +1,7 @@
 """RWKV-7 (x070) model shape, inferred from checkpoint tensors.
 
 Ranks of the LoRA-style projections differ between released sizes and the training-code formulas, so
-they are always read from tensor shapes (see ../shared/reference/rwkv7.md §2), never computed.
+they are always read from tensor shapes (see docs/rwkv7.md §2), never computed.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The RWKV-7 (x070) network, numerically the same as the reference implementation.
 
 Module and parameter names mirror the BlinkDL checkpoint keys (`blocks.3.att.receptance.weight`, ...), so
-a checkpoint loads with a plain `load_state_dict`. Math: ../shared/reference/rwkv7.md §1.
+a checkpoint loads with a plain `load_state_dict`. Math: docs/rwkv7.md §1.
 
 One set of weights, two forms:
   forward(tokens [B, T], state) — parallel form (prefill, training); the WKV recurrence runs through

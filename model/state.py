@@ -1,6 +1,6 @@
 """The recurrent state of an RWKV-7 model: what sleepd's memory generations are made of.
 
-Per layer (../shared/reference/rwkv7.md §3):
+Per layer (docs/rwkv7.md §3):
   att_shift  previous token's LN1 output              [L, B, C]
   wkv        WKV matrix, layout [head, value, key]     [L, B, H, N, N]  (always fp32)
   ffn_shift  previous token's LN2 output              [L, B, C]

@@ -1,7 +1,7 @@
 """RWKV "world" tokenizer: greedy longest-prefix match over UTF-8 bytes, plus subset vocabularies.
 
 The algorithm is not BPE. At every position the longest vocabulary token that is a prefix of the remaining
-bytes is emitted (see ../shared/reference/rwkv7.md §6). Because every single byte is a token, any byte string
+bytes is emitted (see docs/rwkv7.md §6). Because every single byte is a token, any byte string
 round-trips, valid UTF-8 or not.
 
 Vocabulary file format, one token per line: `<id> <python literal> <byte length>`. The literal is a `str`

@@ -1,6 +1,6 @@
 """Configuration of the night's tuner. Recorded in every generation's manifest.
 
-Defaults come from ../shared/reference/state-tuning-evidence.md: context distillation is the objective,
+Defaults come from docs/state-tuning-evidence.md: context distillation is the objective,
 the learning rate is the main knob (state tuning's customary lr 1.0 silently damages the model), an anchor
 to the base model protects general ability, and replay of earlier memories is required.
 """
