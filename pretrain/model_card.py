@@ -33,6 +33,9 @@ from pretrain.recipe import recall_accuracy, recall_outcomes, summarise_recall
 from world.pretrain_data import everyday_eval_items, incontext_eval_items, no_context_items
 
 
+RESEARCH_LOG = Path(__file__).with_name("research_log.md")
+
+
 def evaluate_checkpoint(path: Path, seeds: int = 100, general_chars: int = 200_000) -> dict:
     torch.set_num_threads(2)
     b = load_bundle(path)
@@ -256,7 +259,17 @@ uses nouns ("parrot", "landlord"), phrasings and values that pretraining never u
 {_limits(ic, nc, training)}Trained on about {training["tokens_seen"] / 1e6:.0f} million tokens: its general English is weak (see bits per
 byte), and it knows nothing about the world. It exists to make sleepd's memory measurable and runnable
 anywhere.
-"""
+""" + _research_log()
+
+
+def _research_log() -> str:
+    """The hand-kept log of recipes tried (pretrain/research_log.md), one level down under the card."""
+    if not RESEARCH_LOG.is_file():
+        return ""
+    text = RESEARCH_LOG.read_text("utf-8")
+    return (
+        "\n" + "\n".join(("#" + line) if line.startswith("#") else line for line in text.splitlines()) + "\n"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
