@@ -32,7 +32,6 @@ from model.fileio import atomic_write_json, atomic_write_text
 from pretrain.recipe import recall_accuracy, recall_outcomes, summarise_recall
 from world.pretrain_data import everyday_eval_items, incontext_eval_items, no_context_items
 
-
 RESEARCH_LOG = Path(__file__).with_name("research_log.md")
 
 
