@@ -523,8 +523,8 @@ def store(
         if d.deferred and d.part.deferred_id is not None:  # still waiting: tonight's reason and cycle
             mem = membank.get_memory(session, d.part.deferred_id)
             mem.deferred_reason, mem.deferred_cycle_id = d.verdict, cycle_id
-    for mid in outcome.obsolete_deferred:
-        membank.retire_deferred(session, mid, reason="a later message changed its value")
+    for mid, why in outcome.obsolete_deferred.items():
+        membank.retire_deferred(session, mid, reason=why)
     for merge in outcome.merges:
         mem = membank.get_memory(session, merge.memory_id)
         mem.source_message_ids = list(dict.fromkeys([*(mem.source_message_ids or []), *merge.message_ids]))

@@ -214,7 +214,7 @@ class PolicyOutcome:
     kept_tokens: int
     notes: list[str]
     deferred: list[PlannedItem] = field(default_factory=list)  # over capacity: waiting for the next night
-    obsolete_deferred: list[int] = field(default_factory=list)  # deferred bank items a later value replaced
+    obsolete_deferred: dict[int, str] = field(default_factory=dict)  # deferred bank items no longer news: why
 
 
 # --------------------------------------------------------------------------------------------- scoring
@@ -350,7 +350,15 @@ def merge_duplicates(
         ]
         if live:
             sims = embeddings[live] @ embeddings[live].T
-            order = sorted(range(len(live)), key=lambda k: (-decisions[live[k]].score, live[k]))
+            # A deferred fact stands for tonight's restatements of it (it keeps its row and its place).
+            order = sorted(
+                range(len(live)),
+                key=lambda k: (
+                    decisions[live[k]].part.deferred_id is None,
+                    -decisions[live[k]].score,
+                    live[k],
+                ),
+            )
             taken: set[int] = set()
             for k in order:
                 if k in taken:
@@ -434,11 +442,10 @@ def decide(
         decisions[i].kept = True
         of = f" of {capacity}" if capacity is not None else ""
         decisions[i].verdict = f"kept: stated fact {rank + 1}{of} tonight"
+    waiting = f"deferred: over tonight's capacity of {capacity} facts; first in line next night"
     for i in priority[len(first) :]:
         decisions[i].deferred = True
-        decisions[
-            i
-        ].verdict = f"deferred: over tonight's capacity of {capacity} facts; first in line next night"
+        decisions[i].verdict = waiting
     fact_tokens = sum(decisions[i].tokens for i in first)
     # 3. Everything else shares what is left of the day's fraction budget, by density as before.
     budget = budget_tokens(total_tokens, config.budget_config())
@@ -464,7 +471,7 @@ def decide(
     )
 
 
-def plan_deferred(decisions: Sequence[PartDecision]) -> tuple[list[PlannedItem], list[int]]:
+def plan_deferred(decisions: Sequence[PartDecision]) -> tuple[list[PlannedItem], dict[int, str]]:
     """Items for the facts over capacity, and the deferred bank items that are obsolete.
 
     A deferred fact whose one-value slot a later message of the queue (kept or deferred) changes would,
@@ -474,7 +481,12 @@ def plan_deferred(decisions: Sequence[PartDecision]) -> tuple[list[PlannedItem],
         key=lambda i: (decisions[i].part.deferred_id is None, decisions[i].part.segment.position, i),
     )
     items: list[PlannedItem] = []
-    obsolete: list[int] = []
+    # A deferred item the bank already holds in other words (merged into an active memory) is not news.
+    obsolete = {
+        d.part.deferred_id: f"the bank holds it already (memory #{d.merged_into_memory})"
+        for d in decisions
+        if d.part.deferred_id is not None and d.merged_into_memory
+    }
     for k, i in enumerate(queue):
         d = decisions[i]
         if not d.deferred:
@@ -495,7 +507,7 @@ def plan_deferred(decisions: Sequence[PartDecision]) -> tuple[list[PlannedItem],
             d.deferred = False
             d.verdict = f"obsolete: a later message changes {ps.slot.relation} to {newer.slot.value}"
             if d.part.deferred_id is not None:
-                obsolete.append(d.part.deferred_id)
+                obsolete[d.part.deferred_id] = f"a later message changes {ps.slot.relation}"
             continue
         if d.part.deferred_id is not None:
             continue  # already stored as deferred: it stays so (its reason is updated when stored)
