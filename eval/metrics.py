@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from model.chat_format import STOP_STRINGS, format_messages
-from model.generate import SamplingConfig, generate
+from model.generate import SamplingConfig, generate_greedy_batch
 from model.rwkv7 import RWKV7
 from model.state import State
 from model.tokenizer import TrieTokenizer
@@ -41,8 +41,9 @@ class Asked:
 def answers(
     model: RWKV7, tok: TrieTokenizer, asked: Sequence[Asked], state: State | None = None
 ) -> list[str]:
-    """Greedy replies to each question, every one starting from `state` (the memory being tested)."""
-    return [generate(model, tok, a.prompt(), state, ANSWER_SAMPLING).text for a in asked]
+    """Greedy replies to each question, every one starting from `state` (the memory being tested);
+    decoded in batches (model.generate.generate_greedy_batch: the same replies as one by one)."""
+    return generate_greedy_batch(model, tok, [a.prompt() for a in asked], state, ANSWER_SAMPLING)
 
 
 def accuracy(replies: Iterable[str], asked: Sequence[Asked]) -> float:

@@ -107,3 +107,29 @@ def test_padding_rows_are_never_sampled(model, tok):
         model, tok, "z", config=SamplingConfig(max_tokens=200, temperature=5.0, seed=1, stop_on_eod=False)
     )
     assert all(0 <= t <= 256 for t in res.token_ids)
+
+
+def test_batched_greedy_decoding_gives_the_replies_of_one_by_one():
+    from model.bundle import load_bundle
+    from model.chat_format import STOP_STRINGS, format_messages
+    from model.default_model import default_model_path
+    from model.generate import SamplingConfig, generate, generate_greedy_batch
+
+    bundle = load_bundle(default_model_path())
+    chats = [
+        [
+            {"role": "user", "content": "My sister is called Ottilie."},
+            {"role": "assistant", "content": "Got it."},
+        ],
+        [],
+        [{"role": "user", "content": "I live in Ljubljana."}, {"role": "assistant", "content": "Noted!"}],
+    ]
+    questions = ["What's my sister's name?", "Where do I live?", "Tell me a joke.", "What is my dog called?"]
+    prompts = [format_messages([*c, {"role": "user", "content": q}], True) for c in chats for q in questions]
+    prompts.append("User: My sister is called")  # a plain continuation, and prompts of many lengths
+    cfg = SamplingConfig(max_tokens=24, temperature=0.0, stop=(*STOP_STRINGS, "\n"))
+    state = bundle.model.zero_state(1)
+    one_by_one = [generate(bundle.model, bundle.tokenizer, p, state, cfg).text for p in prompts]
+    assert (
+        generate_greedy_batch(bundle.model, bundle.tokenizer, prompts, state, cfg, batch_size=5) == one_by_one
+    )
