@@ -59,12 +59,19 @@ from world.templates import HELDOUT
 
 
 def row_for(
-    n: int, seed: int, capacity: int, root: Path, bundle, base_bpb: float, tuner: dict[str, Any] | None = None
+    n: int,
+    seed: int,
+    capacity: int,
+    root: Path,
+    bundle,
+    base_bpb: float,
+    tuner: dict[str, Any] | None = None,
+    mix: str = "persona",
 ) -> dict[str, Any]:
     """One night of `n` facts; capacity -1 keeps the config's, 0 lifts the limit; `tuner` overrides."""
-    facts = dense_facts(n, seed)
+    facts = dense_facts(n, seed, mix)
     reflection = None if capacity == -1 else {"capacity_facts": capacity or None}
-    home = make_home(root, f"facts-{n}", reflection=reflection, tuner=tuner)
+    home = make_home(root, f"{mix}-{n}", reflection=reflection, tuner=tuner)
     log_conversations(home, single_fact_conversations(facts, f"d{n}"))
     result, seconds = quiet_night(home)
     with open_data_dir(home) as dd, dd.db.read() as s:
@@ -91,6 +98,7 @@ def row_for(
     base = bundle.model.zero_state(1)
     row: dict[str, Any] = {
         "facts": n,
+        "mix": mix,
         "kept": len(kept_facts),
         "deferred": len(deferred),
         "not_learnable": len(kept_facts) - len(learnable),
@@ -132,6 +140,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default="2,6,12,24,48")
     ap.add_argument("--capacity", type=int, default=-1, help="facts per night; 0: no limit; default: config")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--mix",
+        choices=["persona", "everyday"],
+        default="persona",
+        help="persona relations first, or everyday facts only",
+    )
     ap.add_argument("--workdir", default=None, help="keep the data directories here (default: a temp dir)")
     ap.add_argument(
         "--tuner", action="append", default=[], metavar="KEY=JSON", help="tuner config override (exploration)"
@@ -149,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         for n in sizes:
             print(f"capacity: {n} facts ...", file=sys.stderr, flush=True)
-            rows.append(row_for(n, args.seed, args.capacity, root, bundle, base_bpb, tuner))
+            rows.append(row_for(n, args.seed, args.capacity, root, bundle, base_bpb, tuner, args.mix))
             print(
                 json.dumps({k: v for k, v in rows[-1].items() if k != "misses"}), file=sys.stderr, flush=True
             )

@@ -33,8 +33,7 @@ from reflection.stated import StatedFact, stated_facts
 from tuner.lora import apply_adapter
 from world import everyday
 from world.compose import ValueGuard
-from world.facts import RELATIONS, mentions, overlaps, relation, sample_value
-from world.pools import POOLS
+from world.facts import RELATIONS, mentions, relation, sample_value
 from world.scoring import answer_window, blend, is_abstention, near_miss, score_answer
 from world.templates import TRAIN, render, statement_templates, templates
 
@@ -183,13 +182,18 @@ def _statement(
     return None
 
 
-def dense_facts(n: int, seed: int) -> list[Stated]:
-    """`n` distinct one-line facts: the persona relations first (every kind), then everyday ones, values
-    from the world's pools (no two overlapping), statements in phrasings the model trained on."""
-    rng = random.Random(hashlib.sha256(f"dense|{seed}".encode()).hexdigest())
+def dense_facts(n: int, seed: int, mix: str = "persona") -> list[Stated]:
+    """`n` distinct one-line facts, no two values overlapping, statements in phrasings the model trained on.
+
+    mix "persona": the persona relations first (every kind), then everyday facts; "everyday": everyday facts
+    only (a named pet or thing, a relative's city or job, a purchase, a gift, an appointment), with nouns
+    and values pretraining never used (world/everyday.py's held-out split)."""
+    if mix not in ("persona", "everyday"):
+        raise ValueError(f"mix must be 'persona' or 'everyday', got {mix!r}")
+    rng = random.Random(hashlib.sha256(f"dense|{seed}|{mix}".encode()).hexdigest())
     taken: list[str] = []
     out: list[Stated] = []
-    persona = [r for r in RELATIONS if r.key != "user_name"]
+    persona = [r for r in RELATIONS if r.key != "user_name"] if mix == "persona" else []
     rng.shuffle(persona)
     for rel in persona:
         if len(out) >= n:
@@ -199,31 +203,18 @@ def dense_facts(n: int, seed: int) -> list[Stated]:
         if made:
             taken.append(value)
             out.append(Stated(*made))
-    kinds = {
-        "named_person": "any_names",
-        "named_pet": "pet_names",
-        "thing": "pet_names",
-        "person_city": "cities",
-        "event_day": "weekdays",
-    }
-    frames = [(k, noun) for k in kinds for noun in everyday.nouns(k)]
-    rng.shuffle(frames)
-    held: set[str] = set()
-    for kind, noun in frames:
+    held: list[str] = []
+    for _ in range(50 * n):
         if len(out) >= n:
             break
-        key = f"{kind}:{noun}"
-        if key in held or (kind == "event_day" and any(f.fact.relation.startswith("event_day") for f in out)):
-            continue  # one appointment a day: weekdays are few
-        pool = [v for v in POOLS[kinds[kind]] if not any(overlaps(v, t) for t in taken)]
-        if not pool:
-            continue
-        value = rng.choice(pool)
-        texts = [t.text for t in templates("statement", everyday.template_kind(kind), TRAIN)]
-        made = _statement(rng, texts, value, noun)
-        if made:
-            taken.append(value)
-            held.add(key)
+        fact = everyday.sample_everyday(
+            rng, "heldout", taken=[*taken, *(f.fact.noun for f in out)], held=held
+        )
+        texts = [t.text for t in templates("statement", fact.template_kind, TRAIN)]
+        made = _statement(rng, texts, fact.value, fact.noun)
+        if made and made[1].relation == fact.relation:
+            taken.append(fact.value)
+            held.append(fact.relation)
             out.append(Stated(*made))
     return out
 
