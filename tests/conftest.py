@@ -3,7 +3,14 @@ importable as `support`."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
+
+# Cycle children load test pipelines from test files, which import `support`: they see tests/ as pytest does.
+_TESTS = str(Path(__file__).resolve().parent)
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_TESTS, os.environ.get("PYTHONPATH", "")) if p)
 
 
 @pytest.fixture(scope="session")

@@ -12,15 +12,18 @@ import copy
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
-from peft import LoraConfig, get_peft_model_state_dict, inject_adapter_in_model, set_peft_model_state_dict
 from safetensors.torch import load_file, save_file
 
 from model.fileio import atomic_write_text, atomic_write_with
 from model.rwkv7 import RWKV7
 from model.state import State
 from tuner.config import TunerConfig
+
+if TYPE_CHECKING:  # importing peft takes seconds; only LoRA nights and LoRA generations need it
+    from peft import LoraConfig
 
 # The att projections and both ffn matrices of every block.
 TARGET_MODULES = r"blocks\.\d+\.(att\.(receptance|key|value|output)|ffn\.(key|value))"
@@ -29,6 +32,8 @@ ADAPTER_CONFIG = "adapter_config.json"
 
 
 def lora_config(cfg: TunerConfig) -> LoraConfig:
+    from peft import LoraConfig
+
     return LoraConfig(
         r=cfg.lora_rank,
         lora_alpha=cfg.lora_alpha,
@@ -45,6 +50,8 @@ class LoraParams:
     def __init__(self, model: RWKV7, start: State, cfg: TunerConfig) -> None:
         torch.manual_seed(cfg.seed)  # LoRA A matrices are randomly initialised
         self.cfg = cfg
+        from peft import inject_adapter_in_model
+
         self.model = inject_adapter_in_model(lora_config(cfg), copy.deepcopy(model))
         for name, p in self.model.named_parameters():
             p.requires_grad_("lora_" in name)
@@ -60,9 +67,13 @@ class LoraParams:
         return self.state
 
     def snapshot(self) -> dict[str, torch.Tensor]:
+        from peft import get_peft_model_state_dict
+
         return {k: v.detach().clone() for k, v in get_peft_model_state_dict(self.model).items()}
 
     def restore(self, snap: dict[str, torch.Tensor]) -> None:
+        from peft import set_peft_model_state_dict
+
         set_peft_model_state_dict(self.model, snap)
 
     def adapter_state(self) -> dict[str, torch.Tensor]:
@@ -85,6 +96,8 @@ def save_adapter(adapter: dict[str, torch.Tensor], cfg: TunerConfig, directory: 
 
 def apply_adapter(model: RWKV7, directory: str | os.PathLike) -> RWKV7:
     """A copy of `model` with the adapter in `directory` merged into its weights (plain nn.Linear again)."""
+    from peft import LoraConfig, inject_adapter_in_model, set_peft_model_state_dict
+
     directory = Path(directory)
     conf = json.loads((directory / ADAPTER_CONFIG).read_text(encoding="utf-8"))
     lcfg = LoraConfig(

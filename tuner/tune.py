@@ -223,7 +223,10 @@ def tune(
     torch.manual_seed(cfg.seed)
     cfg = replace(cfg, steps=cfg.steps_for(len(data.items)))
     inputs, report = build_inputs(model, tokenizer, base_state, data, cfg, work_dir, model_sha256)
-    if not inputs.train and not inputs.replay:
+    tonight = report.get("tonight", {})
+    unlearnable = bool(tonight.get("values")) and not tonight.get("values_learnable")
+    if (not inputs.train and not inputs.replay) or unlearnable:
+        # Nothing tonight that the teacher says: training would only teach overrides and abstention.
         raise NothingLearnable(report)
     start = base_state if cfg.start == "rebuild" else start_state
     kw = {k: v for k, v in {"clock": clock, "now": now}.items() if v is not None}

@@ -45,8 +45,19 @@ class Verification:
 
     @property
     def kept(self) -> list[Query]:
-        """Queries that train: value queries the teacher got right, and every negative."""
-        return [c.query for c in self.checks if c.ok or c.query.kind == "negative"]
+        """Queries that train: every negative, and value queries the teacher got right about a value it
+        says to a question (a lucky cloze on a value no question draws out is a near miss, not a fact)."""
+        learn = self.learnability()
+
+        def trains(c: Check) -> bool:
+            if c.query.kind == "negative":
+                return True
+            value = c.query.value
+            if not c.ok or value is None or c.query.kind == "override":
+                return c.ok
+            return learn.get(c.query.item_id, {}).get(value, False)
+
+        return [c.query for c in self.checks if trains(c)]
 
     def learnability(self) -> dict[int, dict[str, bool]]:
         """Per item, per value: whether any question about it was answered exactly by the teacher.

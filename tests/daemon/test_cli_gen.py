@@ -117,14 +117,15 @@ def test_bad_input_exits_2_with_one_line(home):
     for args, message in cases:
         code, out, err = run(*args, "--data-dir", home)
         assert (code, out) == (2, ""), args
-        assert err.startswith(message) and "\n" not in err
+        assert err.startswith("sleepd: error: " + message) and "\n" not in err
     run("gen", "rollback", "--data-dir", home)
     code, _, err = run("gen", "rollback", "--data-dir", home)
-    assert (code, err) == (2, "generation 0 has no parent; cannot roll back past it")
+    assert (code, err) == (2, "sleepd: error: generation 0 has no parent; cannot roll back past it")
     with open_data_dir(home) as dd:
         dd.generations.reject(2, reason="gates")
     code, _, err = run("gen", "promote", "2", "--data-dir", home)
-    assert (code, err) == (2, "generation 2 was rejected by its gates; use --force to promote it anyway")
+    rejected = "generation 2 was rejected by its gates; use --force to promote it anyway"
+    assert (code, err) == (2, "sleepd: error: " + rejected)
     code, out, _ = run("gen", "promote", "2", "--force", "--json", "--data-dir", home)
     assert code == 0 and json.loads(out)["to"] == 2
 
@@ -136,7 +137,7 @@ def test_verify_and_gc(home):
     f.write_bytes(f.read_bytes()[:-1] + bytes([f.read_bytes()[-1] ^ 1]))
     code, out, err = run("gen", "verify", "--data-dir", home)
     assert code == 1 and "generation 1: FAILED" in out and "state.safetensors: sha256 mismatch" in out
-    assert err == "verification failed for generation 1"
+    assert err == "sleepd: verification failed for generation 1"
     code, out, _ = run("gen", "verify", "0", "--json", "--data-dir", home)
     assert code == 0 and [g["id"] for g in json.loads(out)["generations"]] == [0]
 

@@ -63,14 +63,15 @@ def test_bad_line_is_reported_with_its_number_and_nothing_is_imported(tmp_path):
     f = jsonl(tmp_path / "bad.jsonl", C1, C2, bad)
     code, out, err = run("log", "import", f, "--data-dir", d)
     assert code == 2 and out == ""
-    assert err == f'{f}:3: messages[0]: unknown key "colour" (allowed: id, role, content, name, created_at)'
+    allowed = "(allowed: id, role, content, name, created_at)"
+    assert err == f'sleepd: error: {f}:3: messages[0]: unknown key "colour" {allowed}'
     code, out, _ = run("log", "list", "--json", "--data-dir", d)
     assert json.loads(out) == []
 
 
 def test_usage_errors(tmp_path):
     d = init(tmp_path)
-    assert run("log", "show", "nope", "--data-dir", d)[::2] == (2, 'no conversation "nope"')
+    assert run("log", "show", "nope", "--data-dir", d)[::2] == (2, 'sleepd: error: no conversation "nope"')
     code, _, err = run("log", "import", str(tmp_path / "missing.jsonl"), "--data-dir", d)
     assert code == 2 and err.endswith("missing.jsonl: no such file")
     code, _, err = run("log", "list", "--data-dir", str(tmp_path / "uninitialised"))

@@ -149,7 +149,7 @@ def test_sleep_now_json_prints_exactly_the_contract(home):
     data = json.loads(res.stdout)
     assert list(data) == list(RESULT_KEYS) and data["status"] == "skipped"
     human = sleepd("sleep", "--now", "--data-dir", str(home), env=SKIP)
-    assert human.returncode == 0 and "skipped (no cycle pipeline yet)" in human.stdout
+    assert human.returncode == 0 and "skipped (a test pipeline: the machinery ran, no night)" in human.stdout
     bad = sleepd("--data-dir", str(home), "sleep")
     assert bad.returncode == 2 and "--now" in bad.stderr and "Traceback" not in bad.stderr
 
