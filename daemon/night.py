@@ -1,4 +1,4 @@
-"""The sleep cycle: reflect → tune → gate → promote or reject, then a report (ARCHITECTURE.md).
+"""The sleep cycle: reflect → tune → gate → promote or reject, then a report (docs/ARCHITECTURE.md).
 
 Plugged into daemon.cycle as the default pipeline. Every step persists before the next starts, so a cycle
 interrupted by a crash or SIGTERM resumes where it stopped when the next cycle run finds it unfinished:

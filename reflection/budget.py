@@ -69,7 +69,7 @@ class Selection:
         return [d.candidate for d in self.decisions if not d.kept]
 
     def as_dry_run(self) -> dict:
-        """The `reflect --dry-run --json` shape (ARCHITECTURE.md); the budget verdict is the last reason."""
+        """The `reflect --dry-run --json` shape (docs/ARCHITECTURE.md); the budget verdict comes last."""
 
         def row(d: Decision, with_text: bool) -> dict:
             out: dict = {"source_message_ids": list(d.candidate.segment.source_message_ids)}

@@ -115,7 +115,7 @@ class ReflectionResult:
         return list(dict.fromkeys(ids))
 
     def as_dry_run_json(self) -> dict[str, Any]:
-        """Exactly the ARCHITECTURE.md shape of `sleepd reflect --dry-run --json`."""
+        """Exactly the docs/ARCHITECTURE.md shape of `sleepd reflect --dry-run --json`."""
         kept, dropped = [], []
         for d in self.outcome.decisions:
             row: dict[str, Any] = {"source_message_ids": d.source_message_ids}

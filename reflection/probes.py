@@ -1,6 +1,6 @@
 """Probes for kept memory items: questions whose answers show whether the state learned the item.
 
-Two kinds (ARCHITECTURE.md, "Probes"):
+Two kinds (docs/ARCHITECTURE.md, "Probes"):
 - *cloze*: the item's own words up to a salient span, which is masked: "User: we moved to" -> "Lisbon".
   No model needed. Spans, best first: the values of the item's slots (city, employer, names of people and
   pets, ...), then dates, then names, then numbers; never part of a redaction mask.

@@ -2,7 +2,7 @@
 
 Layout of `export_world(world, out_dir)` (all files written atomically, byte-identical for equal worlds):
 
-    conversations.jsonl     every conversation, one import-format line each (ARCHITECTURE.md)
+    conversations.jsonl     every conversation, one import-format line each (docs/ARCHITECTURE.md)
     days/day_001.jsonl      the same lines, one file per day (for day-by-day import in the demo)
     questions.json          ground truth: questions of every kind, in-conversation recall checks
     world.json              seed, config, never-revealed relations, reveal/update events, statistics
@@ -138,7 +138,7 @@ def load_questions(path: str | Path) -> list[Question]:
 
 
 def validate_import_record(obj: Any) -> None:
-    """Raise ValueError unless `obj` is one valid import-format line (ARCHITECTURE.md, "Import format")."""
+    """Raise ValueError unless `obj` is one import-format line (docs/ARCHITECTURE.md, "Import format")."""
     if not isinstance(obj, dict):
         raise ValueError("record must be a JSON object")
     unknown = set(obj) - {"conversation_id", "messages", "metadata"}

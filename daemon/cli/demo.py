@@ -3,7 +3,7 @@
 Mount with `register(app)`. The work is daemon/demo.py's `run_demo`; this module shows it: on a terminal a
 live view of the day, the phase and a running table; otherwise one JSON line per event on stderr. At the end
 one row per day and the path of the history report (kept only with --keep). `--json`: the result as JSON
-on stdout (ARCHITECTURE.md: {"days": [...], "summary": {...}}).
+on stdout (docs/ARCHITECTURE.md: {"days": [...], "summary": {...}}).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Mount with `register(app)` (adds the `reflect` command). A thin shell over `refl
 what tonight's reflection would keep, and why, from the messages logged since the last cycle's watermark
 (`--all`: the whole log), scored against the current generation's state. It writes nothing.
 
-`--json` prints exactly the ARCHITECTURE.md shape {"total_tokens", "kept_tokens", "kept", "dropped"}; the
+`--json` prints exactly the docs/ARCHITECTURE.md shape {"total_tokens", "kept_tokens", "kept", "dropped"}; the
 redaction counts (never values) and the scorers' notes go to stderr. Without `--json` a readable report
 shows the same, plus the counts and notes.
 
