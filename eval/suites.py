@@ -9,7 +9,8 @@
   in-context ceiling acquisition is read against.
 - never_taught: questions whose right answer is "I don't know.": near neighbours of every fact the bank
   holds (the brother when the sister is known, where the sister lives when only her name is), then
-  relations it holds nothing for, in held-out phrasings, at least `GateConfig.never_taught_questions`.
+  relations it holds nothing for, in held-out phrasings: `GateConfig.never_taught_questions` of them
+  (fewer only when the persona world runs out of relations the bank does not hold).
   Answers that name a value the bank holds are the binding leak.
 - override: for tonight's slot memories, a chat where the user states a *different* value first; the
   model must answer from the chat, not from its memory.
@@ -85,8 +86,8 @@ def bank_values(memories: Iterable[Memory]) -> list[str]:
 def never_taught(
     memories: Sequence[Memory], *, cycle_id: int | None, n: int, near_per_fact: int, seed: int
 ) -> list[Asked]:
-    """At least `n` held-out questions about nothing the bank holds: near neighbours of tonight's facts
-    first, then of earlier ones, then relations the bank holds nothing for."""
+    """`n` held-out questions (fewer only when the world runs out) about nothing the bank holds: near
+    neighbours of tonight's facts first, then of earlier ones, then relations the bank holds nothing for."""
     held = [parse(f["relation"], f.get("noun")) for m in memories for f in m.facts or ()]
     held += [parse(WORLD_RELATIONS[m.relation]) for m in memories if m.relation in WORLD_RELATIONS]
     first = [
