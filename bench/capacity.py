@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import tempfile
 import time
@@ -33,7 +32,6 @@ from typing import Any
 
 _BENCH = Path(__file__).resolve().parent
 sys.path[:] = [str(_BENCH.parent)] + [p for p in sys.path if Path(p or ".").resolve() != _BENCH]
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from bench.common import machine
 from bench.nightkit import (

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # MiniLM and the tokenizer load from disk only
+
 from corpus import heldout_general_text
 from daemon.config import load_config, write_config
 from daemon.cycle import PIPELINE_ENV, run_cycle

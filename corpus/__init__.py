@@ -318,13 +318,10 @@ def _replace_text_dir(dest: Path, docs: Sequence[Document], meta: dict[str, Any]
 def build_suite(corpus_dir: Path, dest: Path = SUITE_DIR, replace: bool = False) -> dict[str, Any]:
     manifest, docs = read_corpus(corpus_dir)
     chosen = heldout_selection(docs)
-    meta = {
-        "kind": "heldout-general-suite",
-        "description": "Held-out general English text for bits-per-byte (the general forgetting gate). "
-        "Whole documents; training excludes these ids. Public domain only.",
-        "sources": _provenance(manifest, chosen),
-    }
-    out = _replace_text_dir(dest, chosen, meta, replace)
+    description = (
+        "Held-out general English text for bits-per-byte (the general forgetting gate). "
+        "Whole documents; training excludes these ids. Public domain only."
+    )
     purpose = (
         "The held-out general English suite of sleepd: the pretraining recipe reports bits per byte on it, "
         "and the nightly *general* gate requires a candidate's bits per byte on it to stay within 1 % of "
@@ -332,8 +329,8 @@ def build_suite(corpus_dir: Path, dest: Path = SUITE_DIR, replace: bool = False)
         "a document whose id is listed in `manifest.json`, nor any paragraph sharing a long line or a "
         "12-word run with it."
     )
-    md = sources_markdown(out, "Held-out general suite: sources", purpose, list_documents=True)
-    atomic_write_text(dest / "SOURCES.md", md)
+    title, kind = "Held-out general suite: sources", "heldout-general-suite"
+    out = _write_text_dir(dest, manifest, chosen, kind, description, title, purpose, replace)
     heldout_documents.cache_clear()
     _load_training.cache_clear()
     return out
@@ -346,22 +343,38 @@ def build_sample(
     # Same filter as training, so the committed sample itself shares no line or 12-word run with the suite.
     clean = _exclude_heldout(docs, suite_dir, CONFIG)
     chosen = sample_selection(clean, set(heldout_ids(suite_dir)))
-    meta = {
-        "kind": "training-sample",
-        "description": "Small public-domain training sample used when the full corpus is not fetched "
-        "(tests, --smoke). Disjoint from the held-out suite.",
-        "sources": _provenance(manifest, chosen),
-    }
-    out = _replace_text_dir(dest, chosen, meta, replace)
+    description = (
+        "Small public-domain training sample used when the full corpus is not fetched "
+        "(tests, --smoke). Disjoint from the held-out suite."
+    )
     purpose = (
         "A small training sample (under 1 MB) of sleepd's general English corpus, shipped so that tests and "
         "`python -m pretrain --smoke` work without network. `corpus.general_documents()` uses it "
         "when the full corpus has not been fetched. It is disjoint from the held-out suite in "
         "`corpus/heldout/` (no shared document, line or 12-word run)."
     )
-    md = sources_markdown(out, "Training sample: sources", purpose, list_documents=False)
-    atomic_write_text(dest / "SOURCES.md", md)
+    title = "Training sample: sources"
+    out = _write_text_dir(dest, manifest, chosen, "training-sample", description, title, purpose, replace)
     _load_training.cache_clear()
+    return out
+
+
+def _write_text_dir(
+    dest: Path,
+    manifest: dict[str, Any],
+    chosen: Sequence[Document],
+    kind: str,
+    description: str,
+    title: str,
+    purpose: str,
+    replace: bool,
+) -> dict[str, Any]:
+    """A committed text directory: its documents and manifest, and SOURCES.md generated from them (the
+    held-out suite lists every document; the training sample only its sources)."""
+    meta = {"kind": kind, "description": description, "sources": _provenance(manifest, chosen)}
+    out = _replace_text_dir(dest, chosen, meta, replace)
+    md = sources_markdown(out, title, purpose, list_documents=kind == "heldout-general-suite")
+    atomic_write_text(dest / "SOURCES.md", md)
     return out
 
 

@@ -222,13 +222,14 @@ def evaluate_gates(
     def ask(asked: Sequence[Asked], state: State, mdl: RWKV7) -> list[str]:
         return answers(mdl, tok, asked, state)
 
+    def compare(asked: Sequence[Asked]) -> tuple[float, float, list[dict[str, Any]]]:
+        """(candidate accuracy, current generation's accuracy, the candidate's per-question evidence)."""
+        replies = ask(asked, candidate, cand_m)
+        current_acc = accuracy(ask(asked, current, cur_m), asked)
+        return accuracy(replies, asked), current_acc, evidence(asked, replies)
+
     if suites.earlier:
-        replies = ask(suites.earlier, candidate, cand_m)
-        cand, cur = (
-            accuracy(replies, suites.earlier),
-            accuracy(ask(suites.earlier, current, cur_m), suites.earlier),
-        )
-        rows = evidence(suites.earlier, replies)
+        cand, cur, rows = compare(suites.earlier)
         m["retention"], m["retention_current"] = cand, cur
         m["retention_near_misses"] = sum(bool(r["near_miss"]) for r in rows)
         gates["retention"] = GateResult(
@@ -241,12 +242,7 @@ def evaluate_gates(
         gates["retention"] = GateResult(None, None, True, "no earlier memories to retain")
 
     if suites.tonight:
-        replies = ask(suites.tonight, candidate, cand_m)
-        cand, cur = (
-            accuracy(replies, suites.tonight),
-            accuracy(ask(suites.tonight, current, cur_m), suites.tonight),
-        )
-        rows = evidence(suites.tonight, replies)
+        cand, cur, rows = compare(suites.tonight)
         m["acquisition"], m["acquisition_current"] = cand, cur
         m["near_misses"] = sum(bool(r["near_miss"]) for r in rows)
         if suites.tonight_in_context:

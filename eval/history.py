@@ -29,7 +29,17 @@ from typing import Any, Protocol
 from sqlalchemy import select
 
 from eval.forgetting import summary as forgetting_summary
-from eval.report import Markup, esc, html_document, img, lead_html, new_figure, png_data_uri, table
+from eval.report import (
+    Markup,
+    esc,
+    fmt_value,
+    html_document,
+    img,
+    lead_html,
+    new_figure,
+    png_data_uri,
+    table,
+)
 from memory.db import Database
 from memory.generations import GenerationStore, current_generation_id, lineage, list_generations
 from memory.schema import Event
@@ -535,14 +545,6 @@ def _timeline_plot(data: dict[str, Any]) -> str | None:
 # ---- the page ------------------------------------------------------------------------------------------
 
 
-def _fmt(v: Any) -> str:
-    if v is None:
-        return "—"
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
-
-
 def _section(title: str, uri: str | None, alt: str, text: str, empty: str) -> str:
     body = img(uri, alt) if uri else f"<p class='muted'>{esc(empty)}</p>"
     return f"<h2>{esc(title)}</h2>\n<p>{text}</p>\n{body}"
@@ -574,7 +576,7 @@ def html_page(data: dict[str, Any]) -> str:
         table(
             ["metric", "value", "meaning"],
             (
-                (k.upper() if k != "forgetting" else k, Markup(esc(_fmt(m[k]))), meaning[k])
+                (k.upper() if k != "forgetting" else k, Markup(esc(fmt_value(m[k]))), meaning[k])
                 for k in ("acc", "bwt", "forgetting")
             ),
         )
@@ -665,8 +667,8 @@ def html_page(data: dict[str, Any]) -> str:
                 k,
                 e["ts"][:19].replace("T", " "),
                 e["action"] + (" (forced)" if e["forced"] else ""),
-                _fmt(e["generation_id"]),
-                _fmt(e["cycle_id"]),
+                fmt_value(e["generation_id"]),
+                fmt_value(e["cycle_id"]),
                 e["reason"] or "",
             )
             for k, e in enumerate(data["timeline"], start=1)
@@ -675,11 +677,11 @@ def html_page(data: dict[str, Any]) -> str:
     gen_rows = [
         (
             g["id"],
-            _fmt(g["parent"]),
+            fmt_value(g["parent"]),
             g["status"]
             + (" (in use)" if g["current"] else "")
             + (" (rolled back)" if g["rolled_back"] else ""),
-            _fmt(g["cycle_id"]),
+            fmt_value(g["cycle_id"]),
             g["created_at"][:19].replace("T", " "),
         )
         for g in data["generations"]

@@ -126,7 +126,8 @@ def decision_summary(decisions: Iterable[tuple[bool, Sequence[str]]], *, top: in
 # ---- the text report -------------------------------------------------------------------------------------
 
 
-def _fmt(v: Any) -> str:
+def fmt_value(v: Any) -> str:
+    """A figure as a table cell: "—" for none, 4 significant digits for floats."""
     if v is None:
         return "—"
     if isinstance(v, float):
@@ -141,8 +142,8 @@ def markdown(r: CycleReport) -> str:
         verdict(r),
         "",
         f"- trigger: {r.trigger}",
-        f"- started from generation: {_fmt(r.parent_generation_id)}",
-        f"- candidate generation: {_fmt(r.candidate_generation_id)}",
+        f"- started from generation: {fmt_value(r.parent_generation_id)}",
+        f"- candidate generation: {fmt_value(r.candidate_generation_id)}",
         f"- kept memories: {len(r.kept)}" + (" (rebuild from the base state)" if r.rebuild else ""),
     ]
     if r.decisions:
@@ -164,16 +165,16 @@ def markdown(r: CycleReport) -> str:
         lines += ["", "## Deferred (over the night's capacity; first in line next night)", ""]
         lines += [f"- {t}" for t in r.deferred]
     if r.tune:
-        lines += ["", "## Tuning", ""] + [f"- {k}: {_fmt(v)}" for k, v in r.tune.items()]
+        lines += ["", "## Tuning", ""] + [f"- {k}: {fmt_value(v)}" for k, v in r.tune.items()]
     if r.gates:
         lines += ["", "## Gates", "", "| gate | value | threshold | passed |", "|---|---|---|---|"]
         for name, g in r.gates.items():
             note = f" ({g['note']})" if g.get("note") else ""
             mark = "yes" if g["passed"] else "**no**"
-            lines.append(f"| {name} | {_fmt(g['value'])} | {_fmt(g['threshold'])} | {mark}{note} |")
+            lines.append(f"| {name} | {fmt_value(g['value'])} | {fmt_value(g['threshold'])} | {mark}{note} |")
     lines += evidence_lines(r.gates)
     if r.measurements:
-        lines += ["", "## Measurements", ""] + [f"- {k}: {_fmt(v)}" for k, v in r.measurements.items()]
+        lines += ["", "## Measurements", ""] + [f"- {k}: {fmt_value(v)}" for k, v in r.measurements.items()]
     if r.notes:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in r.notes]
     return "\n".join(lines) + "\n"
@@ -258,6 +259,12 @@ def _pct(v: float) -> str:
     return f"{100 * v:.0f}%"
 
 
+def _answered(rows: Sequence[dict[str, Any]], sentence: str) -> tuple[int, str]:
+    """(questions, `sentence` with "C of N" in its {} slot) for a gate's evidence rows."""
+    c, n = _count(rows)
+    return n, sentence.format(f"{c} of {n}")
+
+
 def _count(rows: Sequence[dict[str, Any]]) -> tuple[int, int]:
     return sum(bool(q.get("correct")) for q in rows), len(rows)
 
@@ -308,32 +315,29 @@ def _failure_reason(name: str, g: dict[str, Any], r: CycleReport) -> str:
     value, threshold = g.get("value"), g.get("threshold")
     if name == "general":
         base = m.get("general_bpb_base")
-        text = f"general text got harder to predict ({_fmt(value)} bits/byte"
+        text = f"general text got harder to predict ({fmt_value(value)} bits/byte"
         if isinstance(base, int | float):
-            text += f" against the base model's {_fmt(base)}"
-        return text + f"; the limit is {_fmt(threshold)})"
+            text += f" against the base model's {fmt_value(base)}"
+        return text + f"; the limit is {fmt_value(threshold)})"
     if name == "retention":
         rows = _questions(r.gates, "retention")
         if rows:
-            c, n = _count(rows)
-            text = f"it forgot earlier facts: {c} of {n} questions about them answered right"
-            cur = m.get("retention_current")
-            if isinstance(cur, int | float):
+            n, text = _answered(rows, "it forgot earlier facts: {} questions about them answered right")
+            if isinstance(cur := m.get("retention_current"), int | float):
                 text += f", {round(cur * n)} before tonight"
             miss = next((q for q in rows if not q.get("correct")), None)
             if miss is not None:
                 said = miss.get("near_miss") or _short(miss.get("answer", ""), 40)
                 text += f" ({said} for {miss.get('expected')})"
             return text
-        return f"it forgot earlier facts (retention {_fmt(value)}, needs {_fmt(threshold)})"
+        return f"it forgot earlier facts (retention {fmt_value(value)}, needs {fmt_value(threshold)})"
     if name == "acquisition":
         rows = _questions(r.gates, "acquisition")
         if rows:
-            c, n = _count(rows)
-            text = f"it learned too little: {c} of {n} questions about tonight's facts answered right"
-            cur = m.get("acquisition_current")
+            sentence = "it learned too little: {} questions about tonight's facts answered right"
+            n, text = _answered(rows, sentence)
             need = f"needs {_pct(threshold)}" if isinstance(threshold, int | float) else "needs more"
-            if isinstance(cur, int | float):
+            if isinstance(cur := m.get("acquisition_current"), int | float):
                 need += f" and more than the {round(cur * n)} it knew before"
             return f"{text} ({need})"
         unlearnable = len(_not_learnable(r.gates))
@@ -377,7 +381,7 @@ def _failure_reason(name: str, g: dict[str, Any], r: CycleReport) -> str:
             if k in details and not details[k]
         ]
         return "the tuned state looks broken" + (f" (fails: {', '.join(bad)})" if bad else "")
-    return f"the {name} gate failed ({_fmt(value)} against {_fmt(threshold)})"
+    return f"the {name} gate failed ({fmt_value(value)} against {fmt_value(threshold)})"
 
 
 def verdict(r: CycleReport) -> str:
@@ -523,7 +527,7 @@ def _gate_note(g: dict[str, Any]) -> str:
     details = g.get("details") or {}
     ci = details.get("wilson95")
     if ci:
-        extra = f"95% interval {_fmt(ci[0])}–{_fmt(ci[1])}"
+        extra = f"95% interval {fmt_value(ci[0])}–{fmt_value(ci[1])}"
         if details.get("n"):
             extra += f" over {details['n']} questions"
         note = f"{note}; {extra}" if note else extra
@@ -570,15 +574,15 @@ def html_page(r: CycleReport) -> str:
         f"<h1>Sleep cycle {esc(r.cycle_id)}: {esc(r.status)}</h1>",
         lead_html(verdict(r), "verdict", cls),
         "<p class='muted'>"
-        f"Trigger: {esc(r.trigger)} · started from generation {esc(_fmt(r.parent_generation_id))}"
-        f" · candidate generation {esc(_fmt(r.candidate_generation_id))}</p>",
+        f"Trigger: {esc(r.trigger)} · started from generation {esc(fmt_value(r.parent_generation_id))}"
+        f" · candidate generation {esc(fmt_value(r.candidate_generation_id))}</p>",
     ]
     if r.gates:
         rows = [
             (
                 name,
-                Markup(esc(_fmt(g.get("value")))),
-                Markup(esc(_fmt(g.get("threshold")))),
+                Markup(esc(fmt_value(g.get("value")))),
+                Markup(esc(fmt_value(g.get("threshold")))),
                 _passed_cell(bool(g.get("passed"))),
                 _gate_note(g),
             )
@@ -634,11 +638,11 @@ def html_page(r: CycleReport) -> str:
         else "<p class='muted'>No tuning curve: tuning did not run in this cycle.</p>"
     )
     if r.tune:
-        parts.append(table(["", "value"], ((k, _fmt(v)) for k, v in r.tune.items())))
+        parts.append(table(["", "value"], ((k, fmt_value(v)) for k, v in r.tune.items())))
     if r.measurements:
         parts += [
             "<h2>Measurements</h2>",
-            table(["measure", "value"], ((k, _fmt(v)) for k, v in r.measurements.items())),
+            table(["measure", "value"], ((k, fmt_value(v)) for k, v in r.measurements.items())),
         ]
     if r.notes:
         parts += ["<h2>Notes</h2>", _items(r.notes)]

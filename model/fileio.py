@@ -78,11 +78,18 @@ def atomic_open(
     tmp = _temp_path(path)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
     fd = os.open(tmp, flags, perm if perm is not None else 0o644)
+    with _renamed_onto(tmp, path), os.fdopen(fd, mode, **kw) as f:
+        yield f
+        f.flush()
+        os.fsync(f.fileno())
+
+
+@contextlib.contextmanager
+def _renamed_onto(tmp: Path, path: Path) -> Iterator[None]:
+    """When the block (which writes and fsyncs `tmp`) succeeds, `tmp` replaces `path` and the folder is
+    fsynced; when it fails, `tmp` is removed and `path` is untouched."""
     try:
-        with os.fdopen(fd, mode, **kw) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
+        yield
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -110,13 +117,7 @@ def atomic_write_with(path: str | os.PathLike, writer: Callable[[str], None]) ->
     `writer(tmp_path)` writes the temp file, which is then fsynced and renamed onto `path`."""
     path = Path(path)
     tmp = _temp_path(path)
-    try:
+    with _renamed_onto(tmp, path):
         writer(str(tmp))
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    fsync_dir(path.parent)

@@ -47,7 +47,7 @@ from memory.db import Database
 from memory.decisions import record_decision
 from memory.errors import Conflict
 from memory.events import record_event
-from memory.schema import Event
+from memory.schema import Event, Memory
 from model.bundle import ModelBundle
 from model.state import State
 from reflection.config import ReflectionConfig
@@ -449,6 +449,21 @@ def run_reflection(
     )
 
 
+def _add_memory(session: Session, it: ItemResult, cycle_id: int | None, **extra: Any) -> Memory:
+    """One kept or deferred item as a bank row (`extra`: supersedes, status, deferred_reason)."""
+    return membank.add_memory(
+        session,
+        it.text,
+        subject=it.subject,
+        relation=it.relation,
+        value=it.value,
+        cycle_id=cycle_id,
+        source_message_ids=it.source_message_ids,
+        facts=it.facts,
+        **extra,
+    )
+
+
 def store(
     session: Session,
     outcome: PolicyOutcome,
@@ -488,17 +503,7 @@ def store(
                 session, planned.deferred_id, cycle_id=cycle_id, supersedes=olds, facts=it.facts
             )
         else:
-            mem = membank.add_memory(
-                session,
-                it.text,
-                subject=it.subject,
-                relation=it.relation,
-                value=it.value,
-                cycle_id=cycle_id,
-                source_message_ids=it.source_message_ids,
-                supersedes=olds,
-                facts=it.facts,
-            )
+            mem = _add_memory(session, it, cycle_id, supersedes=olds)
         superseded.update(olds)
         ids.append(mem.id)
         it.memory_id = mem.id
@@ -506,18 +511,8 @@ def store(
         for p in it.probes:
             membank.add_probe(session, mem.id, p.kind, p.prompt, p.answer, split=p.split)
     for it in items[len(outcome.items) :]:
-        mem = membank.add_memory(
-            session,
-            it.text,
-            subject=it.subject,
-            relation=it.relation,
-            value=it.value,
-            cycle_id=cycle_id,
-            source_message_ids=it.source_message_ids,
-            status="deferred",
-            deferred_reason=it.notes[0] if it.notes else "over tonight's capacity",
-            facts=it.facts,
-        )
+        reason = it.notes[0] if it.notes else "over tonight's capacity"
+        mem = _add_memory(session, it, cycle_id, status="deferred", deferred_reason=reason)
         it.memory_id = mem.id
     for d in outcome.decisions:
         if d.deferred and d.part.deferred_id is not None:  # still waiting: tonight's reason and cycle

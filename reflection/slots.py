@@ -19,8 +19,9 @@ redaction mask is never a value.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -251,6 +252,18 @@ def _clauses(text: str) -> list[tuple[int, str]]:
     return out
 
 
+def rule_matches(text: str, rules: Sequence[Any]) -> Iterator[tuple[int, Any, re.Match[str]]]:
+    """(clause offset, rule, match) for every match of `rules` (each with a `pattern` naming a "value"
+    group) in the statements of `text`: questions and vetoed matches ("my friend's sister") are skipped."""
+    for offset, body in _clauses(text):
+        if body.rstrip().endswith("?"):
+            continue
+        for rule in rules:
+            for m in rule.pattern.finditer(body):
+                if not _VETO.search(body, 0, m.start("value")):
+                    yield offset, rule, m
+
+
 def _clean(value: str) -> str:
     value = value.strip(" \t'\"“”‘’").rstrip(".,")
     while True:
@@ -265,24 +278,18 @@ def _clean(value: str) -> str:
 def extract_slots(text: str) -> list[Slot]:
     """(subject, relation, value, span) triples stated by the speaker about themselves; [] when unsure."""
     found: dict[str, list[Slot]] = {}
-    for offset, body in _clauses(text):
-        if body.rstrip().endswith("?"):
+    for offset, rule, m in rule_matches(text, _RULES):
+        raw = m.group("value")
+        value = _clean(raw)
+        if not value or "[REDACTED" in value or not rule.check(value):
             continue
-        for rule in _RULES:
-            for m in rule.pattern.finditer(body):
-                if _VETO.search(body, 0, m.start("value")):
-                    continue
-                raw = m.group("value")
-                value = _clean(raw)
-                if not value or "[REDACTED" in value or not rule.check(value):
-                    continue
-                if rule.proper and value.split()[0] in _NOT_NAMES:
-                    continue
-                relation = rule.relation(m) if callable(rule.relation) else rule.relation
-                start = offset + m.start("value") + raw.index(value)
-                found.setdefault(relation, []).append(
-                    Slot("user", relation, value, (start, start + len(value)), relation not in MULTI_VALUED)
-                )
+        if rule.proper and value.split()[0] in _NOT_NAMES:
+            continue
+        relation = rule.relation(m) if callable(rule.relation) else rule.relation
+        start = offset + m.start("value") + raw.index(value)
+        found.setdefault(relation, []).append(
+            Slot("user", relation, value, (start, start + len(value)), relation not in MULTI_VALUED)
+        )
     out: list[Slot] = []
     for relation, slots in found.items():
         first: dict[str, Slot] = {}

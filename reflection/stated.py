@@ -24,7 +24,7 @@ import random
 import re
 from dataclasses import dataclass
 
-from reflection.slots import _JOBS, _VETO, _clauses, extract_slots
+from reflection.slots import _JOBS, extract_slots, rule_matches
 from world import everyday
 from world.facts import WORLD_RELATIONS
 from world.facts import relation as world_relation
@@ -165,36 +165,28 @@ def _clean_value(kind: str, value: str) -> str | None:
 def everyday_facts(text: str) -> list[StatedFact]:
     """Everyday facts stated in `text` (rules above); persona relations are `stated_facts`' business."""
     out: list[StatedFact] = []
-    for offset, body in _clauses(text):
-        if body.rstrip().endswith("?"):
+    for offset, rule, m in rule_matches(text, _RULES):
+        kind = rule.kind
+        groups = m.groupdict()
+        noun = (groups.get("noun") or "").lower()
+        if not noun and kind in ("person_city", "person_job"):
+            # "... and she lives in Porto": the person is the last one named before the pronoun
+            before = [p for p in _LAST_PERSON.finditer(text[: offset + m.start()])]
+            if not before or not _PERSON_PRONOUNS.search(m.group(0)):
+                continue
+            noun = before[-1].group("noun").lower()
+        if kind == "named":
+            kind = _named_kind(noun)
+        if kind == "purchase":
+            noun = "thing"
+        value = _clean_value(kind, m.group("value"))
+        if value is None:
             continue
-        for rule in _RULES:
-            for m in rule.pattern.finditer(body):
-                if _VETO.search(body, 0, m.start("value")):
-                    continue
-                kind = rule.kind
-                groups = m.groupdict()
-                noun = (groups.get("noun") or "").lower()
-                if not noun and kind in ("person_city", "person_job"):
-                    # "... and she lives in Porto": the person is the last one named before the pronoun
-                    before = [p for p in _LAST_PERSON.finditer(text[: offset + m.start()])]
-                    if not before or not _PERSON_PRONOUNS.search(m.group(0)):
-                        continue
-                    noun = before[-1].group("noun").lower()
-                if kind == "named":
-                    kind = _named_kind(noun)
-                if kind == "purchase":
-                    noun = "thing"
-                value = _clean_value(kind, m.group("value"))
-                if value is None:
-                    continue
-                start = offset + m.start("value") + m.group("value").find(value)
-                relation = f"{kind}:{noun}" if kind != "purchase" else "purchase"
-                out.append(
-                    StatedFact(
-                        relation, everyday.template_kind(kind), noun, value, (start, start + len(value))
-                    )
-                )
+        start = offset + m.start("value") + m.group("value").find(value)
+        relation = f"{kind}:{noun}" if kind != "purchase" else "purchase"
+        out.append(
+            StatedFact(relation, everyday.template_kind(kind), noun, value, (start, start + len(value)))
+        )
     return out
 
 

@@ -20,3 +20,15 @@ def tiny_checkpoint(tmp_path_factory):
     from model.bundle import write_tiny_checkpoint
 
     return write_tiny_checkpoint(tmp_path_factory.mktemp("tiny-model"), seed=0)
+
+
+@pytest.fixture
+def db(tmp_path):
+    """A migrated SQLite database in the test's folder (the schema of a fresh data directory)."""
+    from memory.db import Database, migrate
+
+    path = tmp_path / "sleepd.db"
+    migrate(path)
+    database = Database(path)
+    yield database
+    database.dispose()

@@ -71,17 +71,16 @@ def export_world(world: World, out_dir: str | Path) -> dict[str, Path]:
     (out / "days").mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
 
+    def put(name: str, relpath: str, text: str) -> None:
+        written[name] = out / relpath
+        atomic_write_text(out / relpath, text)
+
     all_records = []
     for day in world.days:
         records = [conversation_record(c, world.seed) for c in day.conversations]
         all_records += records
-        path = out / "days" / f"day_{day.day:03d}.jsonl"
-        atomic_write_text(path, _jsonl(records))
-        written[f"day_{day.day:03d}"] = path
-
-    path = out / "conversations.jsonl"
-    atomic_write_text(path, _jsonl(all_records))
-    written["conversations"] = path
+        put(f"day_{day.day:03d}", f"days/day_{day.day:03d}.jsonl", _jsonl(records))
+    put("conversations", "conversations.jsonl", _jsonl(all_records))
 
     questions = {
         "format": FORMAT,
@@ -91,9 +90,7 @@ def export_world(world: World, out_dir: str | Path) -> dict[str, Path]:
         "questions": [question_record(q) for q in world.questions],
         "in_conversation_recall": [dataclasses.asdict(r) for r in world.recall_checks],
     }
-    path = out / "questions.json"
-    atomic_write_text(path, _dumps(questions))
-    written["questions"] = path
+    put("questions", "questions.json", _dumps(questions))
 
     meta = {
         "format": FORMAT,
@@ -123,9 +120,7 @@ def export_world(world: World, out_dir: str | Path) -> dict[str, Path]:
         ],
         "stats": world_stats(world),
     }
-    path = out / "world.json"
-    atomic_write_text(path, _dumps(meta))
-    written["world"] = path
+    put("world", "world.json", _dumps(meta))
     return written
 
 

@@ -327,21 +327,7 @@ POOLS: dict[str, tuple[str, ...]] = {
 # The disjoint families: a value may appear in only one of these (the name pools overlap on purpose).
 POOL_FAMILIES: dict[str, tuple[str, ...]] = {
     "names": ALL_NAMES,
-    "pet_names": PET_NAMES,
-    "cities": CITIES,
-    "destinations": DESTINATIONS,
-    "employers": EMPLOYERS,
-    "job_titles": JOB_TITLES,
-    "foods": FOODS,
-    "drinks": DRINKS,
-    "colours": COLOURS,
-    "sports": SPORTS,
-    "hobbies": HOBBIES,
-    "weekdays": WEEKDAYS,
-    "cars": CARS,
-    "instruments": INSTRUMENTS,
-    "things": THINGS,
-    "dates": DATES,
+    **{name: pool for name, pool in POOLS.items() if name not in {"female_names", "male_names", "any_names"}},
 }
 
 

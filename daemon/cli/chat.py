@@ -33,6 +33,9 @@ from memory.generations import current_generation_id
 EXIT_COMMANDS = ("/exit", "/quit")
 
 
+LocalOpt = Annotated[bool, typer.Option("--local", help="Load the model here even when a daemon runs.")]
+
+
 @dataclass(frozen=True)
 class Turn:
     reply: str
@@ -241,9 +244,7 @@ def chat_cmd(
     ] = None,
     temperature: Annotated[float | None, typer.Option("--temperature", min=0.0, max=2.0)] = None,
     top_p: Annotated[float | None, typer.Option("--top-p", min=0.01, max=1.0)] = None,
-    local: Annotated[
-        bool, typer.Option("--local", help="Load the model here even when a daemon runs.")
-    ] = False,
+    local: LocalOpt = False,
     as_json: JsonOpt = False,
     data_dir: DataDirOpt = None,
 ) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -79,3 +79,13 @@ def short_time(iso: str | None) -> str:
     if not iso:
         return ""
     return iso[:19].replace("T", " ") + "Z"
+
+
+def command_group(name: str, help: str) -> tuple[typer.Typer, Callable[[typer.Typer], None]]:
+    """A `sleepd NAME ...` command group and the `register(app)` that mounts it on the main app."""
+    group = typer.Typer(name=name, help=help, no_args_is_help=True)
+
+    def register(app: typer.Typer) -> None:
+        app.add_typer(group, name=name)
+
+    return group, register

@@ -12,21 +12,16 @@ from typing import Annotated, Any
 
 import typer
 
-from daemon.cli.common import DataDirOpt, JsonOpt, emit_json, resolve
+from daemon.cli.common import DataDirOpt, JsonOpt, command_group, emit_json, resolve
 from daemon.init import open_data_dir
 from eval.history import history_data, write_history
 from memory import cycles
 from memory.errors import InputError
 
-eval_app = typer.Typer(
-    name="eval",
-    help="Re-evaluate a generation; find the cycle and history reports.",
-    no_args_is_help=True,
-)
+eval_app, register = command_group("eval", "Re-evaluate a generation; find the cycle and history reports.")
 
 
-def register(app: typer.Typer) -> None:
-    app.add_typer(eval_app, name="eval")
+AllOpt = Annotated[bool, typer.Option("--all", help="The history report across every generation.")]
 
 
 @eval_app.command("run")
@@ -78,9 +73,7 @@ def report_path(data_dir: Any, cycle_id: int | None, all_generations: bool) -> d
 def report_cmd(
     ctx: typer.Context,
     cycle: Annotated[int | None, typer.Option("--cycle", help="A cycle's report.html.")] = None,
-    all_generations: Annotated[
-        bool, typer.Option("--all", help="The history report across every generation.")
-    ] = False,
+    all_generations: AllOpt = False,
     as_json: JsonOpt = False,
     data_dir: DataDirOpt = None,
 ) -> None:

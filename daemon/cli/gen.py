@@ -15,6 +15,7 @@ from daemon.cli.common import (
     Failure,
     JsonOpt,
     actor,
+    command_group,
     emit_json,
     print_table,
     resolve,
@@ -24,18 +25,14 @@ from daemon.init import open_data_dir
 from eval.history import write_history
 from memory.generations import generation_list_json
 
-gen_app = typer.Typer(
-    name="gen",
-    help="Memory generations: list, show, diff, promote, rollback, pin, unpin, verify, gc.",
-    no_args_is_help=True,
+gen_app, register = command_group(
+    "gen", "Memory generations: list, show, diff, promote, rollback, pin, unpin, verify, gc."
 )
 
 ReasonOpt = Annotated[str | None, typer.Option("--reason", help="Why; recorded in the audit log.")]
 GenId = Annotated[int, typer.Argument(metavar="ID", help="Generation id.")]
-
-
-def register(app: typer.Typer) -> None:
-    app.add_typer(gen_app, name="gen")
+ForceOpt = Annotated[bool, typer.Option("--force", help="Promote even a candidate its gates rejected.")]
+YesOpt = Annotated[bool, typer.Option("--yes", help="Really remove (default: only show what would go).")]
 
 
 @gen_app.command("list")
@@ -155,9 +152,7 @@ def promote_cmd(
     ctx: typer.Context,
     gen_id: GenId,
     reason: ReasonOpt = None,
-    force: Annotated[
-        bool, typer.Option("--force", help="Promote even a candidate its gates rejected.")
-    ] = False,
+    force: ForceOpt = False,
     as_json: JsonOpt = False,
     data_dir: DataDirOpt = None,
 ) -> None:
@@ -264,9 +259,7 @@ def verify_cmd(
 @gen_app.command("gc")
 def gc_cmd(
     ctx: typer.Context,
-    yes: Annotated[
-        bool, typer.Option("--yes", help="Really remove (default: only show what would go).")
-    ] = False,
+    yes: YesOpt = False,
     reason: ReasonOpt = None,
     as_json: JsonOpt = False,
     data_dir: DataDirOpt = None,

@@ -10,19 +10,11 @@ from typing import Annotated
 
 import typer
 
-from daemon.cli.common import DataDirOpt, JsonOpt, emit_json, print_table, resolve, short_time
+from daemon.cli.common import DataDirOpt, JsonOpt, command_group, emit_json, print_table, resolve, short_time
 from daemon.init import open_data_dir
 from memory import log as memlog
 
-log_app = typer.Typer(
-    name="log",
-    help="The interaction log: import conversations, list and show them.",
-    no_args_is_help=True,
-)
-
-
-def register(app: typer.Typer) -> None:
-    app.add_typer(log_app, name="log")
+log_app, register = command_group("log", "The interaction log: import conversations, list and show them.")
 
 
 @log_app.command("import")

@@ -21,6 +21,7 @@ from daemon.cli.common import (
     DataDirOpt,
     JsonOpt,
     actor,
+    command_group,
     emit_json,
     print_table,
     resolve,
@@ -31,20 +32,12 @@ from memory import bank as membank
 from memory.errors import InputError
 from memory.schema import MEMORY_STATUSES, Memory
 
-memories_app = typer.Typer(
-    name="memories",
-    help="The memory bank: list, show, search, forget.",
-    no_args_is_help=True,
-)
+memories_app, register = command_group("memories", "The memory bank: list, show, search, forget.")
 
 MemId = Annotated[int, typer.Argument(metavar="ID", help="Memory id.")]
 StatusOpt = Annotated[
     str, typer.Option("--status", help=f"One of {', '.join(MEMORY_STATUSES)} or all.", show_default=True)
 ]
-
-
-def register(app: typer.Typer) -> None:
-    app.add_typer(memories_app, name="memories")
 
 
 def _status(value: str) -> str | None:

@@ -8,24 +8,19 @@ from typing import Annotated
 import typer
 
 from daemon import systemd_unit
-from daemon.cli.common import DataDirOpt, JsonOpt, emit_json, resolve
+from daemon.cli.common import DataDirOpt, JsonOpt, command_group, emit_json, resolve
 from daemon.paths import DataPaths, resolve_data_dir
 from memory.errors import InputError
 
-service_app = typer.Typer(
-    name="service",
-    help="The systemd user unit (Type=notify, watchdog, restart on failure): install, uninstall, status.",
-    no_args_is_help=True,
+service_app, register = command_group(
+    "service",
+    "The systemd user unit (Type=notify, watchdog, restart on failure): install, uninstall, status.",
 )
 
 UnitDirOpt = Annotated[
     Path | None,
     typer.Option("--unit-dir", help="Where the unit goes (default: ~/.config/systemd/user)."),
 ]
-
-
-def register(app: typer.Typer) -> None:
-    app.add_typer(service_app, name="service")
 
 
 @service_app.command("install")

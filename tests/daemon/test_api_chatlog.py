@@ -6,15 +6,6 @@ import pytest
 
 from daemon.chatlog import ChatMessage, log_reply, log_request, new_message_start
 from memory import log as memlog
-from memory.db import Database, migrate
-
-
-@pytest.fixture
-def db(tmp_path):
-    migrate(tmp_path / "sleepd.db")
-    database = Database(tmp_path / "sleepd.db")
-    yield database
-    database.dispose()
 
 
 def keys(*pairs):

@@ -5,19 +5,9 @@ from __future__ import annotations
 import pytest
 from support import TINY
 
-from memory.db import Database, migrate
 from memory.generations import GenerationStore
 
 BASE_SHA = "ab" * 32
-
-
-@pytest.fixture
-def db(tmp_path):
-    path = tmp_path / "sleepd.db"
-    migrate(path)
-    database = Database(path)
-    yield database
-    database.dispose()
 
 
 @pytest.fixture

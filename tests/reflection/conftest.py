@@ -12,7 +12,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from memory import log as memlog
-from memory.db import Database, migrate
+from memory.db import Database
 
 
 @pytest.fixture(scope="session")
@@ -31,15 +31,6 @@ def tiny_bundle(tiny_checkpoint):
     from model.bundle import load_bundle
 
     return load_bundle(tiny_checkpoint)
-
-
-@pytest.fixture
-def db(tmp_path):
-    path = tmp_path / "sleepd.db"
-    migrate(path)
-    database = Database(path)
-    yield database
-    database.dispose()
 
 
 def add_day(db: Database, conversation_id: str, messages: list[dict]) -> int:

@@ -5,20 +5,8 @@ from __future__ import annotations
 import pytest
 
 from model.chat_format import parse_transcript
-from world import (
-    ABSTAIN_ANSWER,
-    EVAL_SEED_LIMIT,
-    HELDOUT,
-    PRETRAIN_SEED_MIN,
-    TRAIN,
-    chat_persona,
-    incontext_eval_items,
-    iter_pretrain_chats,
-    make_chat,
-    no_context_items,
-    pretrain_texts,
-    score_answer,
-)
+from world import ABSTAIN_ANSWER, EVAL_SEED_LIMIT, HELDOUT, PRETRAIN_SEED_MIN, TRAIN, score_answer
+from world import pretrain_data as pretrain
 from world.facts import mentions, persona_signature
 from world.templates import all_templates
 
@@ -27,26 +15,26 @@ SPLIT_OF = {t.id: t.split for t in all_templates()}
 
 @pytest.fixture(scope="module")
 def chats():
-    return list(iter_pretrain_chats(count=1500))
+    return list(pretrain.iter_pretrain_chats(count=1500))
 
 
 def test_pretraining_refuses_evaluation_seeds():
     with pytest.raises(ValueError):
-        next(iter_pretrain_chats(start_seed=5))
+        next(pretrain.iter_pretrain_chats(start_seed=5))
     with pytest.raises(ValueError):
-        make_chat(EVAL_SEED_LIMIT - 1, split=TRAIN)
+        pretrain.make_chat(EVAL_SEED_LIMIT - 1, split=TRAIN)
     with pytest.raises(ValueError):
-        make_chat(PRETRAIN_SEED_MIN, split=HELDOUT)
+        pretrain.make_chat(PRETRAIN_SEED_MIN, split=HELDOUT)
     with pytest.raises(ValueError):
-        make_chat(PRETRAIN_SEED_MIN, split="all")
+        pretrain.make_chat(PRETRAIN_SEED_MIN, split="all")
 
 
 def test_pretraining_personas_are_not_evaluation_personas(chats):
     assert all(c.seed >= PRETRAIN_SEED_MIN for c in chats)
-    eval_personas = {persona_signature(chat_persona(seed)) for seed in range(EVAL_SEED_LIMIT)}
+    eval_personas = {persona_signature(pretrain.chat_persona(seed)) for seed in range(EVAL_SEED_LIMIT)}
     assert len(eval_personas) == EVAL_SEED_LIMIT
     assert all(persona_signature(dict(c.persona)) not in eval_personas for c in chats)
-    assert persona_signature(chat_persona(3)) == make_chat(3, split=HELDOUT).persona
+    assert persona_signature(pretrain.chat_persona(3)) == pretrain.make_chat(3, split=HELDOUT).persona
 
 
 def test_pretraining_uses_only_train_templates(chats):
@@ -90,14 +78,17 @@ def test_some_chats_update_a_fact_and_ask_for_the_new_value(chats):
 
 
 def test_pretraining_is_deterministic():
-    assert list(pretrain_texts(PRETRAIN_SEED_MIN + 10, 5)) == list(pretrain_texts(PRETRAIN_SEED_MIN + 10, 5))
+    assert list(pretrain.pretrain_texts(PRETRAIN_SEED_MIN + 10, 5)) == list(
+        pretrain.pretrain_texts(PRETRAIN_SEED_MIN + 10, 5)
+    )
     assert (
-        make_chat(PRETRAIN_SEED_MIN, split=TRAIN).text != make_chat(PRETRAIN_SEED_MIN + 1, split=TRAIN).text
+        pretrain.make_chat(PRETRAIN_SEED_MIN, split=TRAIN).text
+        != pretrain.make_chat(PRETRAIN_SEED_MIN + 1, split=TRAIN).text
     )
 
 
 def test_incontext_eval_items():
-    items = incontext_eval_items(range(50))
+    items = pretrain.incontext_eval_items(range(50))
     assert all(0 <= i.seed < EVAL_SEED_LIMIT for i in items)
     assert all(SPLIT_OF[i.template_id] == HELDOUT for i in items)
     per_seed = {}
@@ -109,7 +100,7 @@ def test_incontext_eval_items():
         else:
             assert mentions(i.context_text, i.answer)
     assert all(sum(i.abstain for i in group) == 1 for group in per_seed.values())
-    bare = no_context_items(items)
+    bare = pretrain.no_context_items(items)
     assert [b.question for b in bare] == [i.question for i in items]
     assert bare[0].prompt == f"User: {items[0].question}\n\nAssistant:"
     for b, i in zip(bare, items, strict=True):
@@ -121,7 +112,7 @@ def test_ask_stated_asks_every_fact_and_some_unstated_ones():
     from world import ChatConfig
 
     cfg = ChatConfig(ask_stated=True)
-    chats = list(iter_pretrain_chats(count=600, config=cfg))
+    chats = list(pretrain.iter_pretrain_chats(count=600, config=cfg))
     n_questions = n_abstain = abstain_not_last = 0
     for c in chats:
         asked = [q.relation for q in c.questions if not q.abstain]
@@ -145,7 +136,7 @@ def test_everyday_chats_use_training_nouns_phrasings_and_values_only():
         ask_stated=True, abstain_prob=0.04, everyday=(1, 3), no_facts_prob=0.1, value_split=TRAIN
     )
     seen_everyday = no_fact_chats = 0
-    for chat in iter_pretrain_chats(count=400, config=cfg):
+    for chat in pretrain.iter_pretrain_chats(count=400, config=cfg):
         assert all(SPLIT_OF[t] == TRAIN for t in chat.statement_template_ids)
         assert all(SPLIT_OF[q.template_id] == TRAIN for q in chat.questions)
         assert all(value_split(v) == TRAIN or v in everyday_weekdays() for _, v in chat.persona)
