@@ -304,4 +304,6 @@ def extract_slots(text: str) -> list[Slot]:
     for slot in out:
         if not result or slot.span[0] >= result[-1].span[1]:
             result.append(slot)
-    return result
+    from reflection.phrased_slots import with_phrased  # it builds on Slot: imported here, not at the top
+
+    return with_phrased(result, text)

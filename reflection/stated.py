@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from reflection.slots import _JOBS, extract_slots, rule_matches
 from world import everyday
-from world.facts import WORLD_RELATIONS
+from world.facts import RELATIONS_BY_KEY, WORLD_RELATIONS
 from world.facts import relation as world_relation
 from world.templates import HELDOUT, TRAIN, question_templates, render, templates
 
@@ -195,7 +195,7 @@ def stated_facts(text: str) -> list[StatedFact]:
     no persona relation already covers. One fact per value span."""
     out: list[StatedFact] = []
     for s in extract_slots(text):
-        key = WORLD_RELATIONS.get(s.relation)
+        key = WORLD_RELATIONS.get(s.relation, s.relation if s.relation in RELATIONS_BY_KEY else None)
         if key is None:
             continue
         rel = world_relation(key)

@@ -125,7 +125,7 @@ def templates(role: str, kind: str, split: str | None = None) -> tuple[Template,
     return found if split in (None, "all") else tuple(t for t in found if t.split == split)
 
 
-def _update_kind(rel: Relation) -> str:
+def update_kind(rel: Relation) -> str:
     return rel.key if rel.key in phrasings.UPDATES else rel.kind
 
 
@@ -147,7 +147,7 @@ def update_templates(relation_key: str, split: str | None = None) -> tuple[Templ
     rel = relation(relation_key)
     if not rel.mutable:
         raise ValueError(f"relation {relation_key!r} is not mutable")
-    return templates("update", _update_kind(rel), split)
+    return templates("update", update_kind(rel), split)
 
 
 def all_templates() -> tuple[Template, ...]:
