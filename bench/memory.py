@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import pickle
 import statistics
 import sys
 import tempfile
@@ -361,7 +362,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             if all((cache / f"{m}.json").is_file() for m in produces):  # a finished method (--workdir)
                 results |= {m: json.loads((cache / f"{m}.json").read_text()) for m in produces}
                 continue
-            runs = run_state_method(name, runner, args.nights, derived if name == "sleepd" else set())
+            nights_file = cache / f"{name}.nights.pickle"  # this run's own scratch: the nights, kept so a
+            if nights_file.is_file():  # failure after them costs minutes, not the whole run again
+                runs = pickle.loads(nights_file.read_bytes())
+            else:
+                runs = run_state_method(name, runner, args.nights, derived if name == "sleepd" else set())
+                cache.mkdir(parents=True, exist_ok=True)
+                nights_file.write_bytes(pickle.dumps(runs))
             home, transcript = runs.pop("_home"), runs.pop("_transcript")  # type: ignore[misc]
             for m, nights in runs.items():
                 model, state, mem_bytes = final_setup(m, name, home, transcript, runner)

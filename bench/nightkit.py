@@ -89,7 +89,7 @@ def generation_student(home: Path, gen_id: int, bundle: ModelBundle) -> tuple[An
 def generation_bytes(home: Path, gen_id: int) -> int:
     """Bytes of what a generation stores as memory: the state file, and the adapter for LoRA."""
     with open_data_dir(home) as dd:
-        d = dd.generations.generation_dir(gen_id)
+        d = dd.generations.dir_of(gen_id)
     return sum(p.stat().st_size for p in d.rglob("*") if p.is_file() and p.suffix == ".safetensors")
 
 
