@@ -30,9 +30,13 @@ def _pct(v: float | None) -> str:
 def _table(rows: list[dict[str, Any]]):
     from rich.table import Table
 
-    t = Table(title="sleepd demo: one row per night", show_lines=False)
-    for col in ("day", "facts", "acquisition", "retention", "abstention", "bits/byte (base)", "night", "why"):
-        t.add_column(col)
+    t = Table(
+        title='sleepd demo: one row per night (new facts, earlier facts, "I don\'t know." when never told)',
+        show_lines=False,
+    )
+    # Short headers, nothing wrapped: it fits 80 columns; a rejected night's reason follows the table.
+    for col in ("day", "facts", "new", "earlier", "never told", "bits/byte (base)", "night"):
+        t.add_column(col, no_wrap=True)
     for r in rows:
         bpb = (
             "-" if r["general_bpb"] is None else f"{r['general_bpb']:.3f} ({r['general_bpb_base'] or 0:.3f})"
@@ -45,7 +49,6 @@ def _table(rows: list[dict[str, Any]]):
             _pct(r["abstention"]),
             bpb,
             r["status"],
-            r["reason"],
         )
     return t
 
@@ -124,6 +127,9 @@ def demo_cmd(
         from rich.console import Console
 
         Console().print(_table(out["days"]))
+    for r in out["days"]:
+        if r["reason"]:
+            typer.echo(f"day {r['day']}: {r['reason']}")
     s = out["summary"]
     typer.echo(
         f"{s['promoted']} of {s['nights']} nights promoted in {s['minutes']} minutes; "
