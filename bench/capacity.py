@@ -65,11 +65,15 @@ def row_for(
     base_bpb: float,
     tuner: dict[str, Any] | None = None,
     mix: str = "persona",
+    reflection_overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """One night of `n` facts; capacity -1 keeps the config's, 0 lifts the limit; `tuner` overrides."""
+    """One night of `n` facts; capacity -1 keeps the config's, 0 lifts the limit; `tuner` and
+    `reflection_overrides` override those configs."""
     facts = dense_facts(n, seed, mix)
-    reflection = None if capacity == -1 else {"capacity_facts": capacity or None}
-    home = make_home(root, f"{mix}-{n}", reflection=reflection, tuner=tuner)
+    reflection = dict(reflection_overrides or {})
+    if capacity != -1:
+        reflection["capacity_facts"] = capacity or None
+    home = make_home(root, f"{mix}-{n}", reflection=reflection or None, tuner=tuner)
     log_conversations(home, single_fact_conversations(facts, f"d{n}"))
     result, seconds = quiet_night(home)
     with open_data_dir(home) as dd, dd.db.read() as s:
@@ -132,6 +136,11 @@ def row_for(
     return row
 
 
+def overrides(pairs: list[str]) -> dict[str, Any] | None:
+    """The "key=json" pairs of the command line as a dict (None when there are none)."""
+    return {k: json.loads(v) for k, v in (t.split("=", 1) for t in pairs)} or None
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true", help="print JSON only (the default output anyway)")
@@ -148,10 +157,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--tuner", action="append", default=[], metavar="KEY=JSON", help="tuner config override (exploration)"
     )
+    ap.add_argument(
+        "--reflection",
+        action="append",
+        default=[],
+        metavar="KEY=JSON",
+        help="reflection config override (exploration)",
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
-    tuner = {k: json.loads(v) for k, v in (t.split("=", 1) for t in args.tuner)} or None
+    tuner = overrides(args.tuner)
+    reflection = overrides(args.reflection)
     bundle = load_bundle(default_model_path())
     base_bpb, _ = general_bpb(bundle.model, bundle, bundle.model.zero_state(1))
     t0 = time.perf_counter()
@@ -161,7 +178,9 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         for n in sizes:
             print(f"capacity: {n} facts ...", file=sys.stderr, flush=True)
-            rows.append(row_for(n, args.seed, args.capacity, root, bundle, base_bpb, tuner, args.mix))
+            rows.append(
+                row_for(n, args.seed, args.capacity, root, bundle, base_bpb, tuner, args.mix, reflection)
+            )
             print(
                 json.dumps({k: v for k, v in rows[-1].items() if k != "misses"}), file=sys.stderr, flush=True
             )
@@ -172,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         "capacity": {-1: "config default", 0: "no limit"}.get(args.capacity, args.capacity),
         "seed": args.seed,
         "tuner_overrides": tuner,
+        "reflection_overrides": reflection,
         "minutes": round((time.perf_counter() - t0) / 60, 1),
         "machine": machine(),
     }

@@ -39,6 +39,18 @@ _PAIRED = {
 }
 
 
+# Everyday frames whose answer has the shape of a user relation's value: a state that learned the user's
+# job says it for anyone's job, the user's city for anyone's city, the gym day for any event's day.
+_COUNTERPARTS = {
+    "job_title": lambda: _people("person_job"),
+    "employer": lambda: _people("person_job"),
+    "city": lambda: _people("person_city"),
+    "hometown": lambda: _people("person_city"),
+    "trip_destination": lambda: _people("person_city"),
+    "gym_day": lambda: [everyday_address("event_day", n) for n in everyday.EVENT_NOUNS],
+}
+
+
 @dataclass(frozen=True)
 class Address:
     relation: str  # "sister" or "<everyday kind>:<noun>" or "purchase"
@@ -82,13 +94,19 @@ def _people(kind: str) -> list[Address]:
 
 
 def near(addr: Address) -> list[list[Address]]:
-    """Addresses a model is most likely to confuse with `addr`, in tiers, closest first (not filtered):
-    the persona relations of the same kind and the same person's other attributes, then everyday ones."""
+    """Addresses a model is most likely to confuse with `addr`, in tiers, closest first (not filtered).
+
+    Tier 0 is asked first whatever the budget: the same person's other attributes (what my best friend
+    does for work, once her name was told) and the user relations paired with this one. Tier 1: the
+    persona relations of the same kind, and the everyday frames a taught value is poured into (another
+    person's job once the user's job was told; measured: "What does my landlord work as?" -> "You're an
+    airline pilot."). Tier 2: everything else of the family."""
     head = addr.relation.split(":", 1)[0]
+    own: list[Address] = []
     close: list[Address] = []
     far: list[Address] = []
-    if addr.kind == PERSON:  # another person's name, and this person's city and job
-        close += [everyday_address("person_city", addr.noun), everyday_address("person_job", addr.noun)]
+    if addr.kind == PERSON:  # this person's city and job, then another person's name
+        own += [everyday_address("person_city", addr.noun), everyday_address("person_job", addr.noun)]
         close += [persona(k) for k in _PERSONA_PEOPLE]
         far += _people("named_person")
     elif addr.kind == "pet":
@@ -97,10 +115,12 @@ def near(addr: Address) -> list[list[Address]]:
     elif head == "thing":
         far += [everyday_address("thing", n) for n in everyday.THING_NOUNS]
     elif head == "person_city":
-        close += [persona("city"), persona("hometown"), everyday_address("person_job", addr.noun)]
+        own += [everyday_address("person_job", addr.noun)]
+        close += [persona("city"), persona("hometown")]
         far += _people("person_city")
     elif head == "person_job":
-        close += [persona("job_title"), everyday_address("person_city", addr.noun)]
+        own += [everyday_address("person_city", addr.noun)]
+        close += [persona("job_title")]
         far += _people("person_job")
     elif head == "gift":
         close += [everyday_address("purchase", "thing")]
@@ -110,12 +130,13 @@ def near(addr: Address) -> list[list[Address]]:
     elif head == "event_day":
         close += [persona("gym_day")]
         far += [everyday_address("event_day", n) for n in everyday.EVENT_NOUNS]
-    else:  # a persona fact about the user: its paired relations, then the same kind, then any other
-        close += [persona(k) for k in _PAIRED.get(addr.relation, ())]
+    else:  # a persona fact about the user: its paired relations, then the same kind and its everyday frame
+        own += [persona(k) for k in _PAIRED.get(addr.relation, ())]
         close += [persona(r.key) for r in RELATIONS if r.kind == addr.kind]
+        close += _COUNTERPARTS.get(addr.relation, list)()
         far += [persona(k) for k in _USER]
     keep = lambda tier: [a for a in dict.fromkeys(tier) if a.relation != addr.relation]  # noqa: E731
-    return [keep(close), keep(far)]
+    return [keep(own), keep(close), keep(far)]
 
 
 def free_pool() -> list[Address]:
