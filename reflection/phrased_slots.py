@@ -30,6 +30,7 @@ _PROPER = r"(?-i:[A-Z][\w'’.&-]*(?:\s+(?:" + _CONNECTOR + r"\s+)?[A-Z0-9][\w'�
 # A phrase stops before a preposition ("registered nurse| at St Mary's"); "and" only joins ("fish and chips").
 _PHRASE = r"[\w'’&-]+(?:\s+(?!(?:at|for|in|with|since|by|from|to|on)\b)[\w'’&-]+){0,4}?"
 _OLD = r"[^,.;:!?]+?"
+_SINCE = r"(?:\s+(?:now|these\s+days|nowadays|at\s+the\s+moment|again|instead))?"
 _SLOT = re.compile(r"\{(X|a_X|old|a_old|noun|nouns)\}")
 _SLOT_NAME = {world: slot for slot, world in WORLD_RELATIONS.items()}
 
@@ -69,7 +70,8 @@ def _pattern(text: str, rel: Relation, noun: str) -> re.Pattern[str]:
     out.append(_literal(text[pos:]))
     body = re.sub(r"(?:\\s\*)?(?:\\[.!?])\??$", "", "".join(out).rstrip())
     # Start at a word; end where the sentence or clause ends, so a phrase value takes every word up to it.
-    return re.compile(r"(?<![\w'’])" + body + r"(?=\s*(?:[.,;:!?)]|$))", re.I)
+    # A time word may close it ("My gym day is Friday now."): people add one to an update.
+    return re.compile(r"(?<![\w'’])" + body + _SINCE + r"(?=\s*(?:[.,;:!?)]|$))", re.I)
 
 
 def _literal(part: str) -> str:

@@ -38,6 +38,7 @@ from reflection.salience import Context, Score, score_segment, split_small_talk
 from reflection.scorers import ModelScores, logit, percentiles
 from reflection.segments import CountTokens, Segment
 from reflection.slots import MULTI_VALUED, Slot, _clauses, extract_slots
+from reflection.stated import echoed_slots, fact_slots
 
 # --------------------------------------------------------------------------------------------- parts
 
@@ -118,7 +119,7 @@ def part_slots(part: Part) -> list[PartSlot]:
         if offset < 0:
             continue
         subject = (seg.names[k] if k < len(seg.names) else None) or "user"
-        for s in extract_slots(content):
+        for s in fact_slots(content):
             span = (s.span[0] + offset, s.span[1] + offset)
             out.append(PartSlot(Slot(s.subject, s.relation, s.value, span, s.functional), subject))
     return out
@@ -145,7 +146,9 @@ def bank_slots(item: BankItem) -> list[tuple[str, str, str, bool]]:
             item.value,
             item.relation not in MULTI_VALUED,
         )
-    for s in extract_slots(item.text):
+    # Its own words, then what it echoes in the second person: an assistant's "Your gym day is Thursday."
+    # kept as a memory holds the old day too, and must be superseded with the user's items when it changes.
+    for s in [*fact_slots(item.text), *echoed_slots(item.text)]:
         found.setdefault((subject, s.relation), (subject, s.relation, s.value, s.functional))
     return list(found.values())
 
@@ -325,6 +328,16 @@ def combine(
     return out
 
 
+def _conflict(a: PartDecision, b: PartDecision) -> bool:
+    """Whether two parts give different values to one functional slot (never duplicates, however close)."""
+    held = {(ps.subject, ps.slot.relation): ps.slot.value.lower() for ps in a.slots if ps.slot.functional}
+    return any(
+        held.get((ps.subject, ps.slot.relation), ps.slot.value.lower()) != ps.slot.value.lower()
+        for ps in b.slots
+        if ps.slot.functional
+    )
+
+
 def merge_duplicates(
     decisions: Sequence[PartDecision],
     embeddings: np.ndarray | None,
@@ -337,6 +350,8 @@ def merge_duplicates(
     merges: dict[int, list[str]] = {}
     if bank_cos is not None and bank_idx is not None:
         for i, d in enumerate(decisions):
+            if d.components.get("update"):
+                continue  # "My gym day is Friday now." is close to "My gym day is Thursday." and replaces it
             if not d.verdict and d.score > 0 and bank_idx[i] >= 0 and bank_cos[i] >= config.duplicate_cosine:
                 mem = bank[int(bank_idx[i])]
                 d.merged_into_memory = mem.memory_id
@@ -365,7 +380,7 @@ def merge_duplicates(
                     continue
                 taken.add(k)
                 for j in np.nonzero(sims[k] >= config.duplicate_cosine)[0].tolist():
-                    if j in taken:
+                    if j in taken or _conflict(decisions[live[k]], decisions[live[j]]):
                         continue
                     taken.add(j)
                     d = decisions[live[j]]

@@ -24,7 +24,7 @@ import random
 import re
 from dataclasses import dataclass
 
-from reflection.slots import _JOBS, extract_slots, rule_matches
+from reflection.slots import _JOBS, Slot, extract_slots, rule_matches
 from world import everyday
 from world.facts import RELATIONS_BY_KEY, WORLD_RELATIONS
 from world.facts import relation as world_relation
@@ -210,6 +210,36 @@ def stated_facts(text: str) -> list[StatedFact]:
         out.append(f)
     out.sort(key=lambda f: f.span)
     return out
+
+
+_SLOT_NAMES = {key: name for name, key in WORLD_RELATIONS.items()}  # persona key -> the slot grammar's name
+# The assistant's echo of a user fact, read as the user's own words: "Your gym day is Thursday." holds the
+# gym day as much as the user's "My gym day is Thursday." does.
+_ECHO = ((re.compile(r"\byou're\b", re.I), "I'm"), (re.compile(r"\byou are\b", re.I), "I am"),
+         (re.compile(r"\byour\b", re.I), "my"), (re.compile(r"\byou\b", re.I), "I"))  # fmt: skip
+
+
+def fact_slots(text: str) -> list[Slot]:
+    """The speaker's functional and multi-valued facts as slots: the slot grammar's, and the persona
+    relations only the everyday rules catch ("My neighbour, Ottilie, says hi."), so that a later change
+    finds and supersedes every item holding the old value."""
+    slots = extract_slots(text)
+    for f in stated_facts(text):
+        if f.relation not in RELATIONS_BY_KEY or any(
+            s.span[0] < f.span[1] and f.span[0] < s.span[1] for s in slots
+        ):
+            continue
+        slots.append(Slot("user", _SLOT_NAMES.get(f.relation, f.relation), f.value, f.span, f.functional))
+    return sorted(slots, key=lambda s: s.span)
+
+
+def echoed_slots(text: str) -> list[Slot]:
+    """Facts about the user that `text` states in the second person ("Your dog is called Bonbon."): an
+    assistant's echo. Spans refer to the rewritten text; use them for relation and value only."""
+    rewritten = text
+    for pattern, first_person in _ECHO:
+        rewritten = pattern.sub(first_person, rewritten)
+    return fact_slots(rewritten) if rewritten != text else []
 
 
 def fact_questions(fact: StatedFact, split: str, n: int, seed: str) -> list[str]:

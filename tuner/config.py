@@ -43,6 +43,7 @@ class TunerConfig:
     negative_fraction: float = 0.25  # share of each batch drawn from the negative questions
     negatives_near: int = 6  # near-neighbour questions per fact tonight (the brother, sister told)
     negatives_free: int = 3  # per item tonight: questions about relations the bank holds nothing for
+    negatives_replay: int = 2  # near-neighbour questions per earlier fact, replayed with it
     overrides_per_fact: int = 1  # chats stating another value for a persona fact: the chat must win
     tune_att_shift: bool = False  # also learn the att token-shift vector (the wkv matrices always)
     # anchor batches

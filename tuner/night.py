@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from corpus import general_documents
 from memory.training import TrainingInputs, TrainingItem
@@ -120,8 +120,15 @@ def training_set_from(
         return texts, queries, used
 
     items, queries, used = convert(inputs.items)
-    replay_items, replay_queries, _ = convert(inputs.replay)
+    replay_items, replay_queries, replayed = convert(inputs.replay)
     negatives = negatives_for(used, inputs.held, cfg, seed=f"{cfg.seed}:{[it.memory_id for it in used]}")
+    # Earlier facts keep their binding too: their closest neighbours (the sister's job and city) are replayed
+    # with them. Measured: warm nights answered "What does my sister work as?" with the sister's name once
+    # she was learned on an earlier night (bench/memory.py).
+    earlier = replace(cfg, negatives_near=cfg.negatives_replay, negatives_free=0)
+    replay_queries += negatives_for(
+        replayed, inputs.held, earlier, seed=f"{cfg.seed}:replay:{[it.memory_id for it in replayed]}"
+    )
     docs = general_documents(random.Random(f"anchor:{cfg.seed}"))
     general = [next(docs) for _ in range(opts.anchor_documents)] if cfg.objectives.anchor else []
     return TrainingSet(items, queries, replay_items, replay_queries, general, negatives)

@@ -62,6 +62,8 @@ def test_held_out_phrasings_are_not_patterns():
         ("My favourite drink is now lager, not cream soda.", "favourite_drink", "lager"),
         ("Long day today. Next door is Nadia now, since Ottilie left.", "neighbour", "Nadia"),
         ("Forget burritos; ramen is my favourite food now.", "favourite_food", "ramen"),
+        ("My gym day is Friday now.", "gym_day", "Friday"),  # a time word after a statement's value
+        ("My favourite food is pad thai these days.", "favourite_food", "pad thai"),
     ],
 )
 def test_updates_in_a_message(text, relation, value):

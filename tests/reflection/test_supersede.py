@@ -93,3 +93,35 @@ def test_superseding_one_fact_keeps_the_others(db, day, tiny_bundle, embedder):
         items = training_set(s, c2, rebuild=False, split=None).items
         assert {it.relation for it in items} == {"city", "sister"}
     assert any("carried sister = Ana" in n for n in res.notes)
+
+
+def _statuses(db) -> dict[str, str]:
+    with db.read() as s:
+        return {m.text: m.status for m in membank.list_memories(s, status=None)}
+
+
+def test_a_fact_only_the_everyday_rules_catch_is_superseded_too(db, day, tiny_bundle, embedder):
+    # Measured in bench/memory.py: the old neighbour stayed active beside the new one, and the gates asked
+    # for both names with the same question.
+    day(db, "c1", [{"id": "n1", "role": "user", "content": "My neighbour, Ottilie, says hi."}])
+    night(db, tiny_bundle, embedder)
+    day(db, "c1", [{"id": "n2", "role": "user", "content": "Next door is Nadia now, since Ottilie left."}])
+    night(db, tiny_bundle, embedder)
+    statuses = _statuses(db)
+    assert statuses["My neighbour, Ottilie, says hi."] == "superseded"
+    assert statuses["Next door is Nadia now, since Ottilie left."] == "active"
+
+
+def test_the_assistants_echo_of_an_old_value_is_superseded_with_it(db, day, tiny_bundle, embedder):
+    # Measured in bench/memory.py: a kept assistant reply "Your gym day is Thursday." stayed active (and was
+    # replayed as true) after the user changed the day.
+    day(db, "c1", [{"id": "g1", "role": "user", "content": "My gym day is Thursday."}])
+    night(db, tiny_bundle, embedder)
+    with db.write() as s:
+        membank.add_memory(s, "Your gym day is Thursday.", source_message_ids=["g2"])
+    day(db, "c1", [{"id": "g3", "role": "user", "content": "My gym day is Friday now."}])
+    night(db, tiny_bundle, embedder)
+    statuses = _statuses(db)
+    assert statuses["Your gym day is Thursday."] == "superseded"
+    assert statuses["My gym day is Thursday."] == "superseded"
+    assert statuses["My gym day is Friday now."] == "active"
