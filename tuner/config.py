@@ -43,7 +43,9 @@ class TunerConfig:
     negative_fraction: float = 0.25  # share of each batch drawn from the negative questions
     negatives_near: int = 6  # near-neighbour questions per fact tonight (the brother, sister told)
     negatives_free: int = 3  # per item tonight: questions about relations the bank holds nothing for
-    negatives_replay: int = 2  # near-neighbour questions per earlier fact, replayed with it
+    # Near-neighbour questions per earlier fact, replayed with it. Off: with 2, the second night of
+    # bench/memory.py forgot every earlier fact ("What's my sister called?" -> "I don't know.", retention 0).
+    negatives_replay: int = 0
     overrides_per_fact: int = 1  # chats stating another value for a persona fact: the chat must win
     tune_att_shift: bool = False  # also learn the att token-shift vector (the wkv matrices always)
     # anchor batches

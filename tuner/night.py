@@ -122,9 +122,9 @@ def training_set_from(
     items, queries, used = convert(inputs.items)
     replay_items, replay_queries, replayed = convert(inputs.replay)
     negatives = negatives_for(used, inputs.held, cfg, seed=f"{cfg.seed}:{[it.memory_id for it in used]}")
-    # Earlier facts keep their binding too: their closest neighbours (the sister's job and city) are replayed
-    # with them. Measured: warm nights answered "What does my sister work as?" with the sister's name once
-    # she was learned on an earlier night (bench/memory.py).
+    # Optionally (`negatives_replay`), earlier facts' closest neighbours (the sister's job and city) are
+    # replayed with them: warm nights answered "What does my sister work as?" with the sister's name once
+    # she was learned on an earlier night, but replaying those questions made the state forget the facts.
     earlier = replace(cfg, negatives_near=cfg.negatives_replay, negatives_free=0)
     replay_queries += negatives_for(
         replayed, inputs.held, earlier, seed=f"{cfg.seed}:replay:{[it.memory_id for it in replayed]}"
