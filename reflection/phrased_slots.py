@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 
 from reflection.slots import MULTI_VALUED, Slot
-from world.facts import RELATIONS, WORLD_RELATIONS, Relation
+from world.facts import RELATIONS, SLOT_NAMES, Relation
 from world.pools import POOLS
 from world.templates import TRAIN, plural, templates, update_kind
 
@@ -32,7 +32,6 @@ _PHRASE = r"[\w'’&-]+(?:\s+(?!(?:at|for|in|with|since|by|from|to|on)\b)[\w'’
 _OLD = r"[^,.;:!?]+?"
 _SINCE = r"(?:\s+(?:now|these\s+days|nowadays|at\s+the\s+moment|again|instead))?"
 _SLOT = re.compile(r"\{(X|a_X|old|a_old|noun|nouns)\}")
-_SLOT_NAME = {world: slot for slot, world in WORLD_RELATIONS.items()}
 
 
 @dataclass(frozen=True)
@@ -93,7 +92,7 @@ def _phrasings() -> tuple[_Phrasing, ...]:
         kinds = [("statement", rel.kind)]
         if rel.mutable:
             kinds.append(("update", update_kind(rel)))
-        slot_name = _SLOT_NAME.get(rel.key, rel.key)
+        slot_name = SLOT_NAMES.get(rel.key, rel.key)
         for role, kind in kinds:
             for t in templates(role, kind, TRAIN):
                 nouns = rel.nouns if "{noun" in t.text else rel.nouns[:1]

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from reflection.slots import _JOBS, Slot, extract_slots, rule_matches
 from world import everyday
-from world.facts import RELATIONS_BY_KEY, WORLD_RELATIONS
+from world.facts import RELATIONS_BY_KEY, SLOT_NAMES, WORLD_RELATIONS
 from world.facts import relation as world_relation
 from world.templates import HELDOUT, TRAIN, question_templates, render, templates
 
@@ -212,7 +212,6 @@ def stated_facts(text: str) -> list[StatedFact]:
     return out
 
 
-_SLOT_NAMES = {key: name for name, key in WORLD_RELATIONS.items()}  # persona key -> the slot grammar's name
 # The assistant's echo of a user fact, read as the user's own words: "Your gym day is Thursday." holds the
 # gym day as much as the user's "My gym day is Thursday." does.
 _ECHO = ((re.compile(r"\byou're\b", re.I), "I'm"), (re.compile(r"\byou are\b", re.I), "I am"),
@@ -224,12 +223,11 @@ def fact_slots(text: str) -> list[Slot]:
     relations only the everyday rules catch ("My neighbour, Ottilie, says hi."), so that a later change
     finds and supersedes every item holding the old value."""
     slots = extract_slots(text)
-    for f in stated_facts(text):
-        if f.relation not in RELATIONS_BY_KEY or any(
-            s.span[0] < f.span[1] and f.span[0] < s.span[1] for s in slots
-        ):
+    for f in everyday_facts(text):
+        key = _persona_key(f.relation.split(":")[0], f.noun)
+        if key is None or any(s.span[0] < f.span[1] and f.span[0] < s.span[1] for s in slots):
             continue
-        slots.append(Slot("user", _SLOT_NAMES.get(f.relation, f.relation), f.value, f.span, f.functional))
+        slots.append(Slot("user", SLOT_NAMES.get(key, key), f.value, f.span))
     return sorted(slots, key=lambda s: s.span)
 
 

@@ -98,6 +98,8 @@ WORLD_RELATIONS = {
     "favourite_sport": "favourite_sport",
     "name": "user_name",
 }
+# Persona relation keys -> the slot grammar's names (the same but for the user's name).
+SLOT_NAMES = {key: name for name, key in WORLD_RELATIONS.items()}
 
 KINDS: tuple[str, ...] = tuple(dict.fromkeys(r.kind for r in RELATIONS))
 

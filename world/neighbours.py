@@ -42,12 +42,12 @@ _PAIRED = {
 # Everyday frames whose answer has the shape of a user relation's value: a state that learned the user's
 # job says it for anyone's job, the user's city for anyone's city, the gym day for any event's day.
 _COUNTERPARTS = {
-    "job_title": lambda: _people("person_job"),
-    "employer": lambda: _people("person_job"),
-    "city": lambda: _people("person_city"),
-    "hometown": lambda: _people("person_city"),
-    "trip_destination": lambda: _people("person_city"),
-    "gym_day": lambda: [everyday_address("event_day", n) for n in everyday.EVENT_NOUNS],
+    "job_title": "person_job",
+    "employer": "person_job",
+    "city": "person_city",
+    "hometown": "person_city",
+    "trip_destination": "person_city",
+    "gym_day": "event_day",
 }
 
 
@@ -133,7 +133,8 @@ def near(addr: Address) -> list[list[Address]]:
     else:  # a persona fact about the user: its paired relations, then the same kind and its everyday frame
         own += [persona(k) for k in _PAIRED.get(addr.relation, ())]
         close += [persona(r.key) for r in RELATIONS if r.kind == addr.kind]
-        close += _COUNTERPARTS.get(addr.relation, list)()
+        frame = _COUNTERPARTS.get(addr.relation)
+        close += [everyday_address(frame, n) for n in everyday.NOUNS[frame]] if frame else []
         far += [persona(k) for k in _USER]
     keep = lambda tier: [a for a in dict.fromkeys(tier) if a.relation != addr.relation]  # noqa: E731
     return [keep(own), keep(close), keep(far)]
