@@ -42,6 +42,7 @@ from bench.nightkit import (
     generation_student,
     log_conversations,
     make_home,
+    overrides,
     quiet_night,
     score,
     single_fact_conversations,
@@ -134,11 +135,6 @@ def row_for(
         row["general_bpb_base"] = round(base_bpb, 4)
     row["night_minutes"] = round(seconds / 60, 2)
     return row
-
-
-def overrides(pairs: list[str]) -> dict[str, Any] | None:
-    """The "key=json" pairs of the command line as a dict (None when there are none)."""
-    return {k: json.loads(v) for k, v in (t.split("=", 1) for t in pairs)} or None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -59,6 +59,7 @@ from bench.nightkit import (
     generation_student,
     log_conversations,
     make_home,
+    overrides,
     quiet_night,
     score,
 )
@@ -241,11 +242,13 @@ def summarise(name: str, nights: list[Night], *, extra: dict[str, Any]) -> dict[
     }
 
 
-def run_state_method(name: str, runner: Runner, nights: int, derived: set[str]) -> dict[str, list[Night]]:
+def run_state_method(
+    name: str, runner: Runner, nights: int, derived: set[str], tuner: dict[str, Any] | None = None
+) -> dict[str, list[Night]]:
     """A method that sleeps (sleepd, ablation, lora); with `derived`, also the methods that read sleepd's
     kept items (rag, prefill_state) and those that need no bank (none, full_context), night by night."""
     bundle, world = runner.bundle, runner.world
-    home = make_home(runner.root, name, tuner=STATE_METHODS[name])
+    home = make_home(runner.root, name, tuner={**STATE_METHODS[name], **(tuner or {})})
     out: dict[str, list[Night]] = {m: [] for m in (name, *derived)}
     embedder = shared_embedder() if "rag" in derived else None
     transcript = ""
@@ -331,7 +334,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--nights", type=int, default=7)
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--workdir", default=None, help="keep data directories and per-method results here")
+    ap.add_argument(
+        "--tuner",
+        action="append",
+        default=[],
+        metavar="KEY=JSON",
+        help="tuner config override for sleepd and lora (exploration)",
+    )
     args = ap.parse_args(argv)
+    tuner = overrides(args.tuner)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     methods = [m for m in args.methods.split(",") if m]
     unknown = set(methods) - set(METHODS)
@@ -366,7 +377,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if nights_file.is_file():  # failure after them costs minutes, not the whole run again
                 runs = pickle.loads(nights_file.read_bytes())
             else:
-                runs = run_state_method(name, runner, args.nights, derived if name == "sleepd" else set())
+                own = tuner if name != "ablation" else None  # the ablation keeps its own switches
+                also = derived if name == "sleepd" else set()
+                runs = run_state_method(name, runner, args.nights, also, own)
                 cache.mkdir(parents=True, exist_ok=True)
                 nights_file.write_bytes(pickle.dumps(runs))
             home, transcript = runs.pop("_home"), runs.pop("_transcript")  # type: ignore[misc]
@@ -379,6 +392,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "nights": args.nights,
         "seed": args.seed,
         "methods": {m: results[m] for m in methods if m in results},
+        "tuner_overrides": tuner,
         "minutes": round((time.perf_counter() - t0) / 60, 1),
         "machine": machine(),
     }

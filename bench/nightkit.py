@@ -239,6 +239,11 @@ def relation_noun(key: str) -> str:
     return relation(key).nouns[0]
 
 
+def overrides(pairs: list[str]) -> dict[str, Any] | None:
+    """The "key=json" pairs of the command line as a dict (None when there are none)."""
+    return {k: json.loads(v) for k, v in (t.split("=", 1) for t in pairs)} or None
+
+
 def dump(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")

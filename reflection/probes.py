@@ -136,12 +136,17 @@ def cloze(
     return f"{ROLE_PREFIXES.get(role, 'User')}: {prefix}", answer
 
 
-def cloze_probes(text: str, role: str, slots: Sequence[Slot], max_n: int = 2) -> list[ProbeSpec]:
-    """Cloze probes over the slot values first, then the salient spans; at most `max_n`."""
+def cloze_probes(
+    text: str, role: str, slots: Sequence[Slot], max_n: int = 2, facts: Sequence[StatedFact] = ()
+) -> list[ProbeSpec]:
+    """Cloze probes over the slot values and stated facts' values first; at most `max_n`. Salient spans
+    (names, dates, numbers) only for an item that states no fact: in "My gym day is Sunday now, not
+    Thursday." the other span is the value the item replaces, and a probe asking for it measured
+    nothing the memory should hold."""
     spans: list[tuple[int, int, str]] = [(s.span[0], s.span[1], f"slot:{s.relation}") for s in slots]
-    for start, end, kind in salient_spans(text):
-        if not any(s < end and start < e for s, e, _ in spans):
-            spans.append((start, end, f"span:{kind}"))
+    spans += [(f.span[0], f.span[1], f"fact:{f.relation}") for f in facts]
+    if not spans:
+        spans += [(start, end, f"span:{kind}") for start, end, kind in salient_spans(text)]
     out: list[ProbeSpec] = []
     seen: set[str] = set()
     for start, end, source in spans:
@@ -258,7 +263,7 @@ def item_probes(
 ) -> list[ProbeSpec]:
     """Every probe for one item. `slots` are (slot with span into `text`, subject); `facts` what the user
     states about themselves in it (first-person questions are asked about those only)."""
-    probes = cloze_probes(text, role, [s for s, _ in slots], config.cloze_per_item)
+    probes = cloze_probes(text, role, [s for s, _ in slots], config.cloze_per_item, facts)
     target = next((p.answer for p in probes), None)
     asked = qa.ask(text, target) if target is not None else None
     if asked is not None:

@@ -40,14 +40,18 @@ class TrainingSet:
     replay_items: list[MemoryText] = field(default_factory=list)  # earlier, still active items
     replay_queries: list[Query] = field(default_factory=list)
     general_texts: list[str] = field(default_factory=list)  # for the anchor term
-    negatives: list[Query] = field(default_factory=list)  # "I don't know." questions, by tonight's items
+    # "I don't know." questions, each tied to the item (tonight's or a replayed one) the teacher reads
+    negatives: list[Query] = field(default_factory=list)
 
     def check(self) -> None:
         ids = {m.id for m in self.items}
         replay_ids = {m.id for m in self.replay_items}
-        for q in self.queries + self.negatives:
+        for q in self.queries:
             if q.item_id not in ids:
                 raise ValueError(f"query about item {q.item_id}, which is not in tonight's items")
+        for q in self.negatives:
+            if q.item_id not in ids | replay_ids:
+                raise ValueError(f"negative question tied to item {q.item_id}, which is not in the night")
         for q in self.replay_queries:
             if q.item_id not in replay_ids:
                 raise ValueError(f"replay query about item {q.item_id}, which is not a replay item")

@@ -123,6 +123,10 @@ class TrainingLoop:
         self.dir.mkdir(parents=True, exist_ok=True)
         self._log_cb = log
         self.ckpt_path = self.dir / "tune-checkpoint.pt"
+        # The questions each item answers (tonight's and replayed), for pairing with its negatives.
+        self._positives: dict[int, list[Target]] = {}
+        for t in inputs.train + inputs.replay:
+            self._positives.setdefault(t.item_id, []).append(t)
 
     # ---- logging -------------------------------------------------------------------------------------
     def log(self, event: dict[str, Any]) -> None:
@@ -141,6 +145,11 @@ class TrainingLoop:
         n_new = cfg.batch_size - n_replay - n_neg if self.x.train else 0
         new, old = _sample(self.x.train, n_new, rng), _sample(self.x.replay, n_replay, rng)
         neg = _sample(self.x.negative, n_neg, rng)
+        if cfg.pair_negatives:  # each "I don't know." next to a question its item does answer
+            for t in neg:
+                mates = self._positives.get(t.item_id)
+                if mates:
+                    (old if mates[0].replay else new).append(mates[rng.randrange(len(mates))])
         state = self.t.student_state()
         total = torch.zeros(())
         parts: dict[str, float] = {}

@@ -122,11 +122,13 @@ def training_set_from(
     items, queries, used = convert(inputs.items)
     replay_items, replay_queries, replayed = convert(inputs.replay)
     negatives = negatives_for(used, inputs.held, cfg, seed=f"{cfg.seed}:{[it.memory_id for it in used]}")
-    # Optionally (`negatives_replay`), earlier facts' closest neighbours (the sister's job and city) are
-    # replayed with them: warm nights answered "What does my sister work as?" with the sister's name once
-    # she was learned on an earlier night, but replaying those questions made the state forget the facts.
+    # Earlier facts' closest neighbours (the sister's job and city), asked again on later nights with the
+    # earlier item in the teacher's context (`negatives_replay` per fact): a person learned on night 1 must
+    # keep "I don't know." for her job once tonight's replay repeats her name. They join tonight's negatives
+    # (their own batch share and weight); mixed into the replay share instead, they crowded out the earlier
+    # facts themselves and the state forgot them (retention 0 of 3 on night 2 of bench/memory.py).
     earlier = replace(cfg, negatives_near=cfg.negatives_replay, negatives_free=0)
-    replay_queries += negatives_for(
+    negatives += negatives_for(
         replayed, inputs.held, earlier, seed=f"{cfg.seed}:replay:{[it.memory_id for it in replayed]}"
     )
     docs = general_documents(random.Random(f"anchor:{cfg.seed}"))

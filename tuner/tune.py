@@ -147,7 +147,8 @@ def build_inputs(
     cache = work_dir / "teacher-targets.pt"
     loaded = load_targets(cache, key)
     if loaded is None:
-        tonight = verify(model, tokenizer, data.queries + data.negatives, data.items, base_state)
+        both = data.items + data.replay_items  # a negative may neighbour a replayed item
+        tonight = verify(model, tokenizer, data.queries + data.negatives, both, base_state)
         earlier = verify(model, tokenizer, data.replay_queries, data.replay_items, base_state)
         rng = random.Random(f"teacher:{cfg.seed}")
         common = dict(variants=cfg.context_variants, max_items=cfg.context_items, k=cfg.teacher_topk, rng=rng)
@@ -157,7 +158,7 @@ def build_inputs(
                 model, tokenizer, [q for q in kept if q.kind != "negative"], data.items, base_state, **common
             ),
             "negative": query_targets(
-                model, tokenizer, [q for q in kept if q.kind == "negative"], data.items, base_state, **common
+                model, tokenizer, [q for q in kept if q.kind == "negative"], both, base_state, **common
             ),
             "replay": query_targets(
                 model, tokenizer, earlier.kept, data.replay_items, base_state, replay=True, **common

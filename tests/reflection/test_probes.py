@@ -42,6 +42,20 @@ def test_cloze_masks_the_slot_value():
     assert len({p.answer for p in probes}) == len(probes)
 
 
+def test_an_update_is_never_probed_for_the_value_it_replaces():
+    # Measured in bench/memory.py's gates: "User: My gym day is Sunday now, not" -> expected "Thursday",
+    # a miss on every night that counted against acquisition and retention.
+    for text, value in (
+        ("My gym day is Sunday now, not Thursday.", "Sunday"),
+        ("Next door is Nadia now, since Ottilie left.", "Nadia"),
+    ):
+        probes = cloze_probes(text, "user", list(extract_slots(text)), 2, stated_facts(text))
+        assert [p.answer for p in probes] == [value]
+    # An item that states no fact is still probed on its salient spans.
+    free = "On 7 May 2023 my friend Ana Maria and I ran 10 km."
+    assert len(cloze_probes(free, "user", [], 2, stated_facts(free))) == 2
+
+
 def test_cloze_needs_context_and_keeps_prompts_short():
     assert cloze("Lisbon is home.", "user", (0, 6)) is None  # nothing before the span
     long_text = "word " * 200 + "and then Ana called."

@@ -22,14 +22,17 @@ def _inputs() -> TrainingInputs:
 
 def test_an_earlier_persons_job_and_city_are_replayed_as_unknown():
     data = training_set_from(_inputs(), TunerConfig(negatives_replay=2))
-    replayed = [q for q in data.replay_queries if q.kind == "negative"]
+    replayed = [q for q in data.negatives if q.item_id == 1]
     assert len(replayed) == 2
-    assert all(q.item_id == 1 and ABSTAIN_ANSWER in q.answer for q in replayed)
+    assert all(q.kind == "negative" and ABSTAIN_ANSWER in q.answer for q in replayed)
     assert all("sister" in q.prompt for q in replayed)  # her job and her city, in some phrasing
-    assert all(q.item_id == 2 for q in data.negatives)  # tonight's own negatives stay with tonight's item
+    # They train with the negatives, never in the replay share that holds the earlier facts themselves.
+    assert not [q for q in data.replay_queries if q.kind == "negative"]
+    assert [q for q in data.negatives if q.item_id == 2]  # tonight's own negatives stay with tonight's item
     data.check()
 
 
 def test_no_replayed_negatives_when_switched_off():
     data = training_set_from(_inputs(), TunerConfig(negatives_replay=0))
     assert not [q for q in data.replay_queries if q.kind == "negative"]
+    assert all(q.item_id == 2 for q in data.negatives)

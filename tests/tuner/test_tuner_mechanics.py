@@ -15,8 +15,10 @@ import torch
 
 from model.state import State
 from tuner.config import ObjectiveWeights, TunerConfig
+from tuner.data import MemoryText, qa_query
 from tuner.loop import TrainingLoop
 from tuner.tune import StateParams, build_inputs, tune
+from world.scoring import ABSTAIN_ANSWER
 
 
 def _random_state(model, seed: int, dtype=torch.float32) -> State:
@@ -157,3 +159,37 @@ def test_token_budget_and_deterministic_batches(tiny_random, tmp_path, night):
     b = tune(model, tok, model.zero_state(1), model.zero_state(1), night, cfg, tmp_path / "b")
     assert a.loop.stopped_by == "tokens" and a.loop.tokens >= 3000
     assert torch.equal(a.state.wkv, b.state.wkv)
+
+
+def test_a_negative_about_a_replayed_item_is_read_with_that_item(tiny_random, tmp_path, night):
+    """An earlier person's job ("I don't know.") trains among the night's negatives, its teacher reading
+    the earlier item, never tonight's."""
+    model, tok = tiny_random
+    night.replay_items = [MemoryText(7, "My brother is called Tomas.")]
+    night.replay_queries = [qa_query(7, "What is my brother called?", "Your brother is called Tomas.")]
+    night.negatives = [
+        qa_query(1, "Where does my sister live?", ABSTAIN_ANSWER, kind="negative"),
+        qa_query(7, "What does my brother do for work?", ABSTAIN_ANSWER, kind="negative"),
+    ]
+    cfg = TunerConfig(context_variants=1)
+    inputs, report = build_inputs(model, tok, model.zero_state(1), night, cfg, tmp_path)
+    assert sorted(t.item_id for t in inputs.negative) == [1, 7]
+    assert report["tonight"]["negatives"] == 2
+    assert {t.item_id for t in inputs.replay} == {7}  # the replay share holds the earlier fact alone
+
+
+def test_each_negative_comes_with_a_question_its_item_answers(tiny_random, tmp_path, night):
+    model, tok = tiny_random
+    night.negatives = [qa_query(1, "Where does my sister live?", ABSTAIN_ANSWER, kind="negative")]
+    seen: dict[bool, tuple[int, set[str]]] = {}
+    for paired in (True, False):
+        cfg = TunerConfig(context_variants=1, pair_negatives=paired)
+        inputs, _ = build_inputs(model, tok, model.zero_state(1), night, cfg, tmp_path / str(paired))
+        loop = TrainingLoop(inputs, StateParams(model, model.zero_state(1), False), cfg, tmp_path, lr=0.1)
+        _, tokens, parts = loop.batch_loss(0)
+        seen[paired] = (tokens, set(parts))
+    shortest = min(len(t.student_ids) for t in inputs.train)
+    assert seen[True][1] == seen[False][1] == {"distill", "negative", "anchor"}
+    # The same questions and negatives (drawn first, from the seed and step), anchor windows of one
+    # length, plus one of the item's own questions per negative (4 in a batch of 16).
+    assert seen[True][0] - seen[False][0] >= 4 * shortest
