@@ -93,41 +93,20 @@ def _people(kind: str) -> list[Address]:
     return [everyday_address(kind, n) for n in everyday.PERSON_NOUNS]
 
 
-def _namesakes(addr: Address) -> list[Address]:
-    """People whose noun holds this person's noun or is held in it: the sister-in-law and the stepsister
-    for the sister, the sister for the sister-in-law (measured: "What's the name of my sister-in-law?" ->
-    "Your sister is called Lorna.")."""
-    mine = {addr.noun, *(relation(addr.relation).nouns if not addr.everyday else ())}
-    others = [persona(k) for k in _PERSONA_PEOPLE] + _people("named_person")
-    return [
-        a
-        for a in others
-        if a.relation != addr.relation
-        and any(m in n or n in m for m in mine for n in (a.noun, *_persona_nouns(a)))
-    ]
-
-
-def _persona_nouns(addr: Address) -> tuple[str, ...]:
-    return () if addr.everyday else relation(addr.relation).nouns
-
-
 def near(addr: Address) -> list[list[Address]]:
     """Addresses a model is most likely to confuse with `addr`, in tiers, closest first (not filtered).
 
     Tier 0 is asked first whatever the budget: the same person's other attributes (what my best friend
-    does for work, once her name was told) and the user relations paired with this one. Then the people
-    whose noun holds this one's (the sister-in-law for the sister). Then the persona relations of the same
-    kind, and the everyday frames a taught value is poured into (another person's job once the user's job
-    was told; measured: "What does my landlord work as?" -> "You're an airline pilot."). Last, everything
-    else of the family."""
+    does for work, once her name was told) and the user relations paired with this one. Tier 1: the
+    persona relations of the same kind, and the everyday frames a taught value is poured into (another
+    person's job once the user's job was told; measured: "What does my landlord work as?" -> "You're an
+    airline pilot."). Tier 2: everything else of the family."""
     head = addr.relation.split(":", 1)[0]
     own: list[Address] = []
-    namesakes: list[Address] = []
     close: list[Address] = []
     far: list[Address] = []
     if addr.kind == PERSON:  # this person's city and job, then another person's name
         own += [everyday_address("person_city", addr.noun), everyday_address("person_job", addr.noun)]
-        namesakes += _namesakes(addr)
         close += [persona(k) for k in _PERSONA_PEOPLE]
         far += _people("named_person")
     elif addr.kind == "pet":
@@ -158,7 +137,7 @@ def near(addr: Address) -> list[list[Address]]:
         close += [everyday_address(frame, n) for n in everyday.NOUNS[frame]] if frame else []
         far += [persona(k) for k in _USER]
     keep = lambda tier: [a for a in dict.fromkeys(tier) if a.relation != addr.relation]  # noqa: E731
-    return [keep(own), keep(namesakes), keep(close), keep(far)]
+    return [keep(own), keep(close), keep(far)]
 
 
 def free_pool() -> list[Address]:

@@ -46,11 +46,3 @@ def test_deterministic_in_seed():
     c = negative_questions([parse("dog")], split=TRAIN, near_per_fact=3, free=3, seed="y")
     assert a == b
     assert [n.question for n in a] != [n.question for n in c]
-
-
-def test_namesakes_come_right_after_a_persons_own_job_and_city():
-    # Measured leak: "What's the name of my sister-in-law?" -> "Your sister is called Lorna."
-    rels = _relations(["sister"], 4)
-    assert sorted(rels[2:]) == ["named_person:sister-in-law", "named_person:stepsister"]
-    assert "sister" in _relations(["named_person:sister-in-law"], 3)
-    assert "mother" in _relations(["grandmother"], 5)
