@@ -46,12 +46,12 @@ class TunerConfig:
     # Closest-neighbour questions per replayed earlier fact (her job, her city), among the night's negatives
     # with the earlier item in the teacher's context (tuner/night.py). Measured on bench/memory.py's first
     # four nights: with 0, later nights answered "What does my neighbour do for work?" with the neighbour's
-    # name (leak 3-7 of 48, 1 of 4 nights promoted); with 2, leak 0-3 of 48, 2 of 4 promoted.
+    # name (leak 1-7 of 48 a night, 1 of 4 nights promoted); with 2, leak 0-3 of 48, 2 of 4 promoted.
     negatives_replay: int = 2
     # Each negative in a batch comes with one question its item answers (the sister's name next to "I don't
     # know." for her job), so the state learns the boundary, not a blanket "I don't know." about her. Off:
-    # measured on bench/memory.py's first four nights (with negatives_replay 3) it raised acquisition but
-    # leaked more on night 1 (3 of 48, rejected) and cost 20% more time a night.
+    # on bench/memory.py's first four nights (with negatives_replay 3 and a namesakes tier of negatives,
+    # since taken out) it promoted no more nights than without (2 of 4) at 20% more time a night.
     pair_negatives: bool = False
     overrides_per_fact: int = 1  # chats stating another value for a persona fact: the chat must win
     tune_att_shift: bool = False  # also learn the att token-shift vector (the wkv matrices always)
