@@ -74,7 +74,9 @@ class PretrainConfig:
     # ends on time); a number: exactly that many (the run is reproducible bit for bit).
     steps: int | None = None
     # hard wall-clock cap; training stops early and keeps the last weights. 150 minutes (2.7x the previous
-    # recipe's 55) buys the general text the chats cost: 75% chats gave 2.32 bits/byte in 55 minutes.
+    # recipe's 55) buys the general text the chats cost: 75% chats gave 2.32 bits/byte in 55 minutes. This
+    # mix at 120 minutes (research_log.md, 2026-12-08): 2.20 bits/byte, but persona recall 0.69 and the
+    # everyday held-out set 0.05, so it did not ship.
     max_minutes: float = 150.0
     lr: float = 1e-3
     lr_final: float = 2e-5

@@ -67,6 +67,11 @@ class TunerConfig:
     checkpoint_every: int = 25
     eval_every: int = 25
     val_fraction: float = 0.1
+    # Earlier nights' questions in the validation objective that picks the night's snapshot (a fixed
+    # spread of the replay targets; they are also trained on, as the validation negatives are). 0: the
+    # snapshot is chosen on tonight's questions, the negatives, the anchor and the kept text only, so a
+    # snapshot that forgot an earlier person can still be the best one.
+    val_replay: int = 0
     teacher_topk: int = 64
     # The teacher reads the asked item alone: with 8 items in its context the default model blended and cut
     # rare names, and the state learned exactly that (7 of 12 exact; 10 of 12 with the item alone).

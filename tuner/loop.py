@@ -40,6 +40,14 @@ VAL_ANCHOR_WINDOWS = 8  # fixed anchor windows in the validation objective
 VAL_NEGATIVES = 16  # fixed negative questions in the validation objective
 
 
+def spread(targets: list[Target], n: int) -> list[Target]:
+    """At most n targets evenly spaced through the list (the replay targets come grouped by item, so the
+    first n would all be about one earlier fact)."""
+    if n >= len(targets):
+        return list(targets)
+    return [targets[i * len(targets) // n] for i in range(n)]
+
+
 class Trainable(Protocol):
     """What the loop optimises: a state parameterisation or LoRA adapters."""
 
@@ -186,17 +194,13 @@ class TrainingLoop:
     @torch.no_grad()
     def val_loss(self) -> float:
         """The training objective on held-aside material: distillation on validation queries, plus the
-        anchor on a fixed set of windows and the LM term on the kept text, with the config's weights."""
+        anchor on a fixed set of windows, the negatives, earlier nights' questions (`val_replay`) and the LM
+        term on the kept text, with the config's weights."""
         w = self.cfg.objectives
         state = self.t.student_state()
         total = 0.0
         if self.x.val and w.distill:
-            kl, n = 0.0, 0
-            for i in range(0, len(self.x.val), 16):
-                chunk = self.x.val[i : i + 16]
-                kl += distill_kl(self.t.student_model(), chunk, state).item() * len(chunk)
-                n += len(chunk)
-            total += w.distill * kl / n
+            total += w.distill * self._mean_kl(self.x.val, state)
         if self.x.anchor and w.anchor:
             total += (
                 w.anchor
@@ -205,9 +209,19 @@ class TrainingLoop:
         if self.x.negative and w.negative:
             neg = self.x.negative[:VAL_NEGATIVES]
             total += w.negative * distill_kl(self.t.student_model(), neg, state).item()
+        if self.x.replay and w.replay and self.cfg.val_replay > 0:
+            total += w.replay * self._mean_kl(spread(self.x.replay, self.cfg.val_replay), state)
         if self.x.lm_sequences and w.lm:
             total += w.lm * lm_loss(self.t.student_model(), self.x.lm_sequences, state).item()
         return total
+
+    def _mean_kl(self, targets: list[Target], state: State, chunk: int = 16) -> float:
+        """Mean distillation loss over targets, `chunk` at a time (bounded memory)."""
+        kl = 0.0
+        for i in range(0, len(targets), chunk):
+            part = targets[i : i + chunk]
+            kl += distill_kl(self.t.student_model(), part, state).item() * len(part)
+        return kl / len(targets)
 
     # ---- checkpoints ---------------------------------------------------------------------------------
     def save_checkpoint(self, step: int, opt: torch.optim.Optimizer, best: dict, meta: dict) -> None:

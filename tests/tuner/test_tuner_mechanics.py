@@ -193,3 +193,30 @@ def test_each_negative_comes_with_a_question_its_item_answers(tiny_random, tmp_p
     # The same questions and negatives (drawn first, from the seed and step), anchor windows of one
     # length, plus one of the item's own questions per negative (4 in a batch of 16).
     assert seen[True][0] - seen[False][0] >= 4 * shortest
+
+
+def test_earlier_nights_questions_count_in_the_snapshot_choice_when_asked(tiny_random, tmp_path, night):
+    """`val_replay` puts a spread of the replay targets into the validation objective: a state that moved
+    away from the base changes that term, so the chosen snapshot can no longer ignore earlier facts."""
+    model, tok = tiny_random
+    night.replay_items = [MemoryText(7, "My brother is called Tomas."), MemoryText(8, "My dog is Rex.")]
+    night.replay_queries = [
+        qa_query(7, "What is my brother called?", "Your brother is called Tomas."),
+        qa_query(8, "What is my dog called?", "Your dog is called Rex."),
+    ]
+    moved = _random_state(model, 3)
+    vals = {}
+    for n in (0, 2):
+        cfg = TunerConfig(context_variants=1, val_replay=n)
+        inputs, _ = build_inputs(model, tok, model.zero_state(1), night, cfg, tmp_path / str(n))
+        loop = TrainingLoop(inputs, StateParams(model, moved, False), cfg, tmp_path / str(n), lr=0.1)
+        vals[n] = loop.val_loss()
+    assert vals[2] > vals[0]  # the replay KL is positive for a state that is not the teacher
+
+
+def test_the_replay_spread_reaches_every_earlier_item():
+    from tuner.loop import spread
+
+    targets = [f"item{i // 5}" for i in range(15)]  # grouped by item, as the replay targets are
+    assert sorted(set(spread(targets, 3))) == ["item0", "item1", "item2"]
+    assert spread(targets, 40) == targets
