@@ -70,7 +70,8 @@ class TunerConfig:
     # Earlier nights' questions in the validation objective that picks the night's snapshot (a fixed
     # spread of the replay targets; they are also trained on, as the validation negatives are). 0: the
     # snapshot is chosen on tonight's questions, the negatives, the anchor and the kept text only, so a
-    # snapshot that forgot an earlier person can still be the best one.
+    # snapshot that forgot an earlier person can still be the best one. With 64 (bench/memory.py, night 2)
+    # the night still forgot the sister and the father ("I don't know."): not the cause there; kept off.
     val_replay: int = 0
     teacher_topk: int = 64
     # The teacher reads the asked item alone: with 8 items in its context the default model blended and cut
